@@ -1,0 +1,1 @@
+"""Z3 proof obligations over the spec (and impl's fast path), the runner, its reports and the seeded-bug catalogue."""

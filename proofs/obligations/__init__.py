@@ -1,0 +1,1 @@
+"""Proof obligation modules: every module here is imported by proofs.obligation.all_obligations()."""

@@ -1,0 +1,395 @@
+"""Discharge obligations with Z3: witness check, proof check, counterexample decoding, cache, parallel runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import z3
+
+from proofs.decode import generic_decode, render_counterexample
+from proofs.obligation import Obligation, Query
+
+__all__ = [
+    "STATUSES",
+    "PASSING",
+    "Result",
+    "solve",
+    "solve_all",
+    "cache_key",
+    "default_cache_dir",
+    "render_counterexample",
+    "generic_decode",
+]
+
+STATUSES: tuple[str, ...] = ("proved", "proved-bounded", "refuted", "vacuous", "unknown")
+PASSING: frozenset[str] = frozenset({"proved", "proved-bounded"})
+
+# Bump when the stored record's meaning changes, so old entries stop matching.
+CACHE_FORMAT = 1
+DEFAULT_CACHE_DIR = ".sel4spec-cache"
+CACHE_ENV = "SEL4SPEC_CACHE_DIR"
+
+
+@dataclass
+class Result:
+    """What solving one obligation established."""
+
+    name: str
+    status: str
+    seconds: float
+    counterexample: dict[str, Any] | None = None
+    failing: list[str] = field(default_factory=list)
+    reason: str | None = None
+    cached: bool = False
+    # On a cache hit, the time the original solve took; seconds is then the time to serve it.
+    solve_seconds: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the status counts as proved."""
+        return self.status in PASSING
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (crosses process boundaries and goes into the cache)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        """The inverse of to_dict."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def default_cache_dir() -> Path:
+    """The cache directory: $SEL4SPEC_CACHE_DIR, else .sel4spec-cache in the current directory."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+
+
+def _declarations(terms: list[z3.BoolRef]) -> list[str]:
+    """The SMT-LIB declarations of every symbol in terms, sorted (Z3 emits them in an order that follows AST ids)."""
+    ctx = terms[0].ctx
+    vec = (z3.Ast * len(terms))(*[t.as_ast() for t in terms])
+    text = z3.z3core.Z3_benchmark_to_smtlib_string(ctx.ref(), "", "", "", "", len(terms), vec, z3.BoolVal(True, ctx).as_ast())
+    return sorted(ln for ln in text.split("\n") if ln.startswith("(declare-"))
+
+
+# Obligations over one symbolic state share whole hypotheses (the invariant), so printing each term once pays.
+# The memo keeps the term alive, so its AST id cannot be reused by another term.
+_SEXPR_MEMO: dict[int, tuple[z3.ExprRef, str]] = {}
+
+
+def _sexpr(t: z3.ExprRef) -> str:
+    """t.sexpr(), printed once per process."""
+    hit = _SEXPR_MEMO.get(t.get_id())
+    if hit is not None and hit[0].ctx is t.ctx:
+        return hit[1]
+    text = str(t.sexpr())
+    _SEXPR_MEMO[t.get_id()] = (t, text)
+    return text
+
+
+def _formula_text(query: Query) -> str:
+    """The query's declarations and assertions as SMT-LIB text that depends on the formula alone."""
+    # Not the benchmark printer's assertions: which subterms it let-binds follows their reference counts,
+    # i.e. whatever else the process holds; sexpr() counts sharing within the term itself.
+    terms = [h for _, h in query.hypotheses] + [g for _, g in query.goal]
+    if not terms:
+        return ""
+    return "\n".join([*_declarations(terms), *(_sexpr(t) for t in terms)])
+
+
+def cache_key(ob: Obligation, query: Query) -> str:
+    """sha256 of everything that decides the answer: solver version, kind, bound, timeout and the named formula."""
+    payload = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "z3": z3.get_full_version(),
+            "name": ob.name,
+            "kind": ob.kind,
+            "bound": ob.bound,
+            "timeout_s": ob.timeout_s,
+            "hypotheses": [n for n, _ in query.hypotheses],
+            "goal": [n for n, _ in query.goal],
+            "formula": _formula_text(query),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _cache_path(cache_dir: Path, key: str) -> Path:
+    """Where the record of one key lives."""
+    return cache_dir / f"{key}.json"
+
+
+def _cache_load(cache_dir: Path, key: str) -> dict[str, Any] | None:
+    """The stored record, or None when missing or unreadable (a broken entry is just a miss)."""
+    try:
+        with open(_cache_path(cache_dir, key), encoding="utf-8") as f:
+            rec = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("key") != key or rec.get("status") not in STATUSES:
+        return None
+    if rec["status"] == "unknown":
+        return None
+    return rec
+
+
+def _cache_store(cache_dir: Path, key: str, result: Result) -> None:
+    """Store a decided result; atomically, since parallel runs may write the same key."""
+    if result.status == "unknown":
+        return  # a timeout says nothing about the formula, so it must be retried
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        ignore = cache_dir / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+        rec = result.to_dict()
+        rec.pop("cached", None)
+        rec["key"] = key
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(rec, f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
+        os.replace(tmp, _cache_path(cache_dir, key))
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+def _from_cache(ob: Obligation, rec: dict[str, Any], started: float) -> Result:
+    """A Result served from a stored record."""
+    return Result(
+        name=ob.name,
+        status=rec["status"],
+        seconds=time.perf_counter() - started,
+        counterexample=rec.get("counterexample"),
+        failing=list(rec.get("failing") or []),
+        reason=rec.get("reason"),
+        cached=True,
+        solve_seconds=rec.get("seconds"),
+    )
+
+
+def _check(s: z3.Solver, deadline: float) -> tuple[z3.CheckSatResult, str | None]:
+    """One check within what is left of the obligation's budget; (unknown, reason) when it runs out."""
+    remaining_ms = int((deadline - time.perf_counter()) * 1000)
+    if remaining_ms < 1:
+        return z3.unknown, "timeout"
+    s.set("timeout", remaining_ms)
+    r = s.check()
+    return r, (s.reason_unknown() if r == z3.unknown else None)
+
+
+def _unsat_core(query: Query, deadline: float) -> list[str] | None:
+    """Names of hypotheses that together are contradictory, if Z3 finds them in the remaining time."""
+    s = z3.Solver()
+    tags = {}
+    for i, (name, h) in enumerate(query.hypotheses):
+        tag = z3.Bool(f"__hyp_{i}")
+        tags[str(tag)] = name
+        s.assert_and_track(h, tag)
+    r, _ = _check(s, deadline)
+    if r != z3.unsat:
+        return None
+    return [tags[str(t)] for t in s.unsat_core()]
+
+
+def _decode(query: Query, model: z3.ModelRef) -> dict[str, Any]:
+    """The counterexample as JSON, by the query's decoder if it has one."""
+    terms = [h for _, h in query.hypotheses] + [g for _, g in query.goal]
+    if query.decode is None:
+        return generic_decode(model, terms)
+    try:
+        return query.decode(model)
+    except Exception as exc:  # noqa: BLE001 - a broken decoder must not hide the refutation
+        out = generic_decode(model, terms)
+        out["decode_error"] = f"{type(exc).__name__}: {exc}"
+        return out
+
+
+def _solve_query(ob: Obligation, query: Query, started: float) -> Result:
+    """Witness check, then the proof check, within the obligation's time budget."""
+    deadline = started + ob.timeout_s
+
+    def done(status: str, **kw: Any) -> Result:
+        return Result(name=ob.name, status=status, seconds=time.perf_counter() - started, **kw)
+
+    w = z3.Solver()
+    for _, h in query.hypotheses:
+        w.add(h)
+    r, why = _check(w, deadline)
+    if r == z3.unsat:
+        core = _unsat_core(query, deadline)
+        what = f"hypotheses are unsatisfiable (together: {', '.join(core)})" if core else "hypotheses are unsatisfiable"
+        return done("vacuous", reason=what)
+    if r == z3.unknown:
+        return done("unknown", reason=f"witness check: {why}")
+
+    # A fresh solver: the first check may leave it in a mode that is slower for the second.
+    s = z3.Solver()
+    for _, h in query.hypotheses:
+        s.add(h)
+    s.add(z3.Not(z3.And([g for _, g in query.goal])))
+    r, why = _check(s, deadline)
+    if r == z3.unsat:
+        return done("proved" if ob.bound is None else "proved-bounded")
+    if r == z3.unknown:
+        return done("unknown", reason=why)
+    model = s.model()
+    # Anything not evaluating to true (false, or left undecided under a quantifier) is reported.
+    failing = [n for n, g in query.goal if not z3.is_true(model.eval(g, model_completion=True))]
+    return done("refuted", counterexample=_decode(query, model), failing=failing)
+
+
+def _safe_solve(ob: Obligation, query: Query) -> Result:
+    """_solve_query, with a crash (in Z3 or a decoder) turned into an unknown result naming it."""
+    started = time.perf_counter()
+    try:
+        return _solve_query(ob, query, started)
+    except Exception as exc:  # noqa: BLE001 - never let one obligation take down the run
+        reason = f"error: {type(exc).__name__}: {exc}"
+        return Result(ob.name, "unknown", time.perf_counter() - started, reason=reason)
+
+
+def _as_bool(name: str, term: Any) -> z3.BoolRef:
+    """A conjunct as a Z3 Boolean: the concrete reading may fold a conjunct to a plain Python bool."""
+    if isinstance(term, bool):
+        return z3.BoolVal(term)
+    if not z3.is_bool(term):
+        raise TypeError(f"conjunct {name!r} is {type(term).__name__}, not a Z3 Boolean")
+    return term
+
+
+def _prepare(ob: Obligation) -> tuple[Query | None, Result | None]:
+    """Build the query; a build that raises becomes an unknown result naming the error."""
+    started = time.perf_counter()
+    try:
+        q = ob.build()
+        if not isinstance(q, Query):
+            raise TypeError(f"build() returned {type(q).__name__}, not Query")
+        q.hypotheses = [(n, _as_bool(n, t)) for n, t in q.hypotheses]
+        q.goal = [(n, _as_bool(n, t)) for n, t in q.goal]
+        return q, None
+    except Exception as exc:  # noqa: BLE001 - one broken obligation must not stop the others
+        reason = f"error: build raised {type(exc).__name__}: {exc}"
+        return None, Result(ob.name, "unknown", time.perf_counter() - started, reason=reason)
+
+
+def _resolve_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """The cache directory to use."""
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
+def solve(ob: Obligation, use_cache: bool = True, cache_dir: str | os.PathLike[str] | None = None) -> Result:
+    """Solve one obligation, serving it from the cache when the same formula was decided before."""
+    started = time.perf_counter()
+    query, failed = _prepare(ob)
+    if failed is not None:
+        return failed
+    assert query is not None
+    return _solve_prepared(ob, query, started, use_cache, _resolve_dir(cache_dir))
+
+
+def _solve_prepared(ob: Obligation, query: Query, started: float, use_cache: bool, cdir: Path) -> Result:
+    """Cache lookup, solve and store for an already built query."""
+    key = cache_key(ob, query) if use_cache else ""
+    if use_cache:
+        rec = _cache_load(cdir, key)
+        if rec is not None:
+            return _from_cache(ob, rec, started)
+    result = _safe_solve(ob, query)
+    if use_cache:
+        _cache_store(cdir, key, result)
+    return result
+
+
+# Work for forked pool workers, set just before the fork: they inherit it, since Z3 terms do not pickle.
+_POOL_WORK: dict[str, tuple[Obligation, Query]] = {}
+
+
+def _pool_solve(name: str) -> dict[str, Any]:
+    """Pool worker: solve one prepared obligation by name; return a plain dict."""
+    ob, query = _POOL_WORK[name]
+    return _safe_solve(ob, query).to_dict()
+
+
+def solve_all(
+    obs: Sequence[Obligation],
+    jobs: int = 1,
+    use_cache: bool = True,
+    progress_callback: Callable[[Result], None] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> list[Result]:
+    """Solve many obligations, in parallel with jobs > 1; results come back in the order given."""
+    names = [ob.name for ob in obs]
+    if len(set(names)) != len(names):
+        raise ValueError("obligation names must be unique")
+    cdir = _resolve_dir(cache_dir)
+    results: dict[str, Result] = {}
+    pending: list[tuple[Obligation, Query, str]] = []
+
+    def finish(r: Result) -> None:
+        results[r.name] = r
+        if progress_callback is not None:
+            progress_callback(r)
+
+    # Build and look up the cache here, so a fully cached run never forks.
+    for ob in obs:
+        started = time.perf_counter()
+        query, failed = _prepare(ob)
+        if failed is not None:
+            finish(failed)
+            continue
+        assert query is not None
+        key = cache_key(ob, query) if use_cache else ""
+        rec = _cache_load(cdir, key) if use_cache else None
+        if rec is not None:
+            finish(_from_cache(ob, rec, started))
+        else:
+            pending.append((ob, query, key))
+
+    def store(r: Result, key: str) -> None:
+        if use_cache:
+            _cache_store(cdir, key, r)
+        finish(r)
+
+    if jobs <= 1 or len(pending) <= 1:
+        for ob, query, key in pending:
+            store(_safe_solve(ob, query), key)
+    else:
+        import multiprocessing  # only a parallel run pays for it
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        keys = {ob.name: key for ob, _, key in pending}
+        _POOL_WORK.clear()
+        _POOL_WORK.update({ob.name: (ob, q) for ob, q, _ in pending})
+        # An executor rather than multiprocessing.Pool: a worker killed by a crash in Z3 breaks it visibly,
+        # where a Pool would wait forever for the lost task. With fork it forks every worker up front.
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=multiprocessing.get_context("fork"))
+        try:
+            futures = {pool.submit(_pool_solve, ob.name): ob.name for ob, _, _ in pending}
+            for fut in as_completed(futures):
+                name = futures[fut]
+                try:
+                    r = Result.from_dict(fut.result())
+                except BrokenProcessPool:
+                    r = Result(name, "unknown", 0.0, reason="error: a solver process died (rerun with -j 1 to see which)")
+                store(r, keys[name])
+        except BaseException:
+            # Interrupted: stop the solvers now rather than wait out their timeouts.
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _POOL_WORK.clear()
+    return [results[n] for n in names]
