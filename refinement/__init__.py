@@ -1,0 +1,1 @@
+"""Refinement: impl's steps are spec steps, through the abstraction function."""
