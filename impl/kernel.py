@@ -60,6 +60,8 @@ from spec.abi import (
     cap_thread_cap,
     cap_untyped_cap,
     cap_zombie_cap,
+    message_info_fields,
+    message_info_new,
     seL4_FastMessageRegisters,
     seL4_IllegalOperation,
     seL4_InvalidCapability,
@@ -255,7 +257,7 @@ class Kernel:
         regs = t.mr_regs
         mrs: tuple[int, ...] = ()
         if replied:
-            length = t.msg_info_register & 0x7F
+            length = message_info_fields(t.msg_info_register)[3]
             buf = self.lookup_ipc_buffer(True, t)
             words = list(regs[:length])
             if length > _N_MSG_REGISTERS and buf is not None:
@@ -277,10 +279,7 @@ class Kernel:
         self, t: Tcb, is_call: bool, is_blocking: bool, can_donate: bool, first_phase: bool, cptr: int
     ) -> SyscallResult:
         """Models handleInvocation: look up the invoked cap and extra caps, decode, reply."""
-        info = t.msg_info_register
-        label = info >> 12
-        extra_caps = (info >> 7) & 0x3
-        length = info & 0x7F
+        label, _, extra_caps, length = message_info_fields(t.msg_info_register)
         if length > seL4_MsgMaxLength:  # messageInfoFromWord
             length = seL4_MsgMaxLength
 
@@ -308,7 +307,7 @@ class Kernel:
             length = _N_MSG_REGISTERS
         args = t.mr_regs[:]
         if buffer is not None:
-            args.extend(w & MASK64 for w in buffer.msg[_N_MSG_REGISTERS:length])
+            args += [w & MASK64 for w in buffer.msg[_N_MSG_REGISTERS:length]]
 
         try:
             replied = self._decode_invocation(t, label, length, cptr, slot, cap, is_call, first_phase, args, excaps)
@@ -343,7 +342,7 @@ class Kernel:
         length = 0
         for i, w in enumerate(err.mrs):
             length = self._set_mr(t, buf, i, w & MASK64)
-        t.msg_info_register = (err.error << 12) | length
+        t.msg_info_register = message_info_new(err.error, 0, 0, length)
 
     def _decode_invocation(
         self,
@@ -430,7 +429,7 @@ class Kernel:
                     buf = self.lookup_ipc_buffer(True, t)
                     t.cap_register = 0
                     n = self._set_mr(t, buf, 0, cap.capFBasePtr)
-                    t.msg_info_register = n
+                    t.msg_info_register = message_info_new(0, 0, 0, n)
                 t.tcbState = ThreadState_Running
                 return is_call
             if label == X86PageMap or label == X86PageUnmap:

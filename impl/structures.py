@@ -11,6 +11,7 @@ from spec.abi import (
     lookup_fault_guard_mismatch,
     lookup_fault_invalid_root,
     lookup_fault_missing_capability,
+    message_info_fields,
 )
 
 from impl.caps import Cap
@@ -151,8 +152,7 @@ class NotModelled(Exception):
         self.what = what
 
 
-@dataclass(frozen=True, slots=True)
-class CapFault:
+class CapFault(NamedTuple):
     """seL4_Fault_CapFault: the cptr whose lookup failed, the phase, and the lookup fault."""
 
     address: int
@@ -164,8 +164,7 @@ class CapFault:
         return (0, self.address, int(self.in_receive_phase)) + self.lookup_failure.to_mrs()
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownSyscallFault:
+class UnknownSyscallFault(NamedTuple):
     """seL4_Fault_UnknownSyscall: a syscall number outside [SYSCALL_MIN, SYSCALL_MAX]."""
 
     syscall_number: int
@@ -174,8 +173,7 @@ class UnknownSyscallFault:
 Fault = CapFault | UnknownSyscallFault
 
 
-@dataclass(frozen=True, slots=True)
-class SyscallResult:
+class SyscallResult(NamedTuple):
     """What the calling thread's registers hold after the syscall returns to it.
 
     ``msg_info`` is the msgInfo register (for a Call that got a kernel reply: label = seL4_Error,
@@ -198,12 +196,12 @@ class SyscallResult:
     @property
     def label(self) -> int:
         """seL4_MessageInfo_get_label of msg_info (the seL4_Error of a Call reply)."""
-        return self.msg_info >> 12
+        return message_info_fields(self.msg_info)[0]
 
     @property
     def length(self) -> int:
         """seL4_MessageInfo_get_length of msg_info."""
-        return self.msg_info & 0x7F
+        return message_info_fields(self.msg_info)[3]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spec.abi import (
-    CONFIG_RESET_CHUNK_BITS,
     CONFIG_RETYPE_FAN_OUT_LIMIT,
     TCB_OFFSET,
     UntypedRetype,
@@ -187,7 +186,6 @@ def reset_untyped_cap(k: Kernel, src_slot: int) -> None:
     if prev_cap.capFreeIndex == 0:
         return
     k.delete_objects(prev_cap.capPtr, prev_cap.capBlockSize)
-    _ = CONFIG_RESET_CHUNK_BITS  # chunking only matters for preemption
     cte.cap = prev_cap._replace(capFreeIndex=0)
 
 

@@ -398,3 +398,36 @@ def test_cdt_endpoint_type_is_endpoint_cap(k: Kernel) -> None:
     assert c == EndpointCap(c.capEPPtr, 0, True, True, True, True)
     assert isinstance(k.cap_at(addr(k, k.bootinfo.untyped.start + 1)), UntypedCap)
     assert isinstance(k.cap_at(addr(k, ROOT)), CNodeCap)
+
+
+def test_cnode_whose_only_cap_is_in_its_own_slot_0(k: Kernel) -> None:
+    ut = k.bootinfo.untyped.start + 1
+    e = k.bootinfo.empty.start
+    assert seL4_Untyped_Retype(k, ut, abi.seL4_CapTableObject, 2, ROOT, 0, 0, e, 1) == seL4_NoError
+    cn = k.cap_at(addr(k, e))
+    assert seL4_Untyped_Retype(k, ut, abi.seL4_EndpointObject, 0, ROOT, e, W, 2, 2) == seL4_NoError
+    assert seL4_CNode_Move(k, e, 0, 2, ROOT, e, W) == seL4_NoError
+    # Revoke: the CNode cap in its own slot 0 becomes a Zombie there and clears slots 3..1 first.
+    assert seL4_CNode_Revoke(k, ROOT, ut, W) == seL4_NoError
+    assert [s for s in k.ctes if cn.capCNodePtr <= s < cn.capCNodePtr + 128] == []
+    check_kernel(k, full=True)
+
+
+def test_a_zombie_moved_elsewhere_is_finished_by_delete(k: Kernel) -> None:
+    """cteMove and cteDelete on the kernel's slots directly: no user cap names the inner CNode."""
+    from impl.cnode import cte_delete, cte_move
+
+    ut = k.bootinfo.untyped.start + 1
+    e = k.bootinfo.empty.start
+    assert seL4_Untyped_Retype(k, ut, abi.seL4_CapTableObject, 2, ROOT, 0, 0, e, 2) == seL4_NoError
+    inner = k.cap_at(addr(k, e + 1))
+    assert seL4_Untyped_Retype(k, ut, abi.seL4_EndpointObject, 0, ROOT, e + 1, W, 3, 1) == seL4_NoError
+    assert seL4_CNode_Move(k, e, 1, 2, ROOT, e + 1, W) == seL4_NoError
+    assert seL4_CNode_Delete(k, ROOT, e, W) == seL4_NoError
+    z = k.cap_at(inner.capCNodePtr)
+    assert isinstance(z, ZombieCap) and z.capZombieNumber == 4
+    cte_move(k, z, inner.capCNodePtr, addr(k, e + 2))
+    cte_delete(k, addr(k, e + 2), True)
+    assert [s for s in k.ctes if inner.capCNodePtr <= s < inner.capCNodePtr + 128] == []
+    assert addr(k, e + 2) not in k.ctes
+    check_kernel(k, full=True)

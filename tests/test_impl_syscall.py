@@ -226,3 +226,22 @@ def test_no_exception_escapes(sysno, cptr, label, extra, length, mrs, caps, repl
         assert 0 <= r.msg_info < 1 << 64 and 0 <= r.badge < 1 << 64
         assert all(0 <= w < 1 << 64 for w in r.mrs)
     check_kernel(k, full=True)
+
+
+def test_libsel4_helpers(k: Kernel) -> None:
+    from impl.libsel4 import seL4_CapRights_new, seL4_CNode_CapData_new, seL4_GetCap, seL4_SetCapReceivePath
+
+    assert seL4_MessageInfo_new(abi.CNodeCopy, 0, 1, 5) == (abi.CNodeCopy << 12) | (1 << 7) | 5
+    assert seL4_CapRights_new(1, 1, 1, 1) == abi.seL4_AllRights
+    assert seL4_CNode_CapData_new(3, 2) == (3 << 6) | 2
+    seL4_SetCapReceivePath(k, ROOT, 77, W)
+    b = k.current.ipc_buffer
+    assert (b.receiveCNode, b.receiveIndex, b.receiveDepth) == (ROOT, 77, W)
+    seL4_SetCap(k, 2, -1)
+    assert seL4_GetCap(k, 2) == (1 << 64) - 1
+    # Depths are seL4_Uint8 in the stubs: 64 + 256 arrives as 64.
+    e = k.bootinfo.empty.start
+    assert seL4_CNode_Copy(k, ROOT, e, W + 256, ROOT, abi.seL4_CapDomain, W, 0) == seL4_NoError
+    # On error the stub copies the four registers back, so GetMR sees the whole payload.
+    assert seL4_CNode_Copy(k, ROOT, e + 1, 3, ROOT, abi.seL4_CapDomain, W, 0) == abi.seL4_FailedLookup
+    assert [seL4_GetMR(k, i) for i in range(5)] == [0, abi.seL4_GuardMismatch, 3, 0, 52]
