@@ -57,6 +57,16 @@ pointer field and an ``untyped_list`` paddr are the same number.
 
 ``impl.invariants.check_kernel(k, full=True)`` checks l4v's concrete MDB invariants and
 object-layout properties on a state.
+
+Not modelled yet (reported, never raised)
+-----------------------------------------
+``SyscallResult.not_modelled`` names the seL4 function that would have run, and the state is
+unchanged: IPC (sendIPC on endpoints, sendSignal, doReplyTransfer, every receive-side syscall),
+Yield and budgets, TCB / SchedContext / SchedControl / Domain / IRQ invocations beyond their
+label checks, x86 Map/Unmap and ASID/IO-port invocations (X86PageGetAddress is modelled).
+Preemption is not modelled: Revoke, Delete (Zombie reduction) and untyped reset run to the end.
+A cap fault (and an unknown syscall) makes the thread Inactive, as seL4 does for a thread with
+no fault handler; ``SyscallResult.fault`` describes it.
 """
 
 from impl.boot import boot

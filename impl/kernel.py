@@ -230,7 +230,7 @@ class Kernel:
             buf_msg[i] = mrs[i] & MASK64
         regs = t.mr_regs
         for i in range(_N_MSG_REGISTERS):
-            regs[i] = (mrs[i] & MASK64) if i < n else buf_msg[i]
+            regs[i] = (mrs[i] if i < n else buf_msg[i]) & MASK64
         t.cap_register = cptr & MASK64
         t.msg_info_register = msg_info & MASK64
         t.reply_register = reply & MASK64
