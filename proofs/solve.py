@@ -33,7 +33,7 @@ STATUSES: tuple[str, ...] = ("proved", "proved-bounded", "refuted", "vacuous", "
 PASSING: frozenset[str] = frozenset({"proved", "proved-bounded"})
 
 # Bump when the stored record's meaning changes, so old entries stop matching.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 DEFAULT_CACHE_DIR = ".sel4spec-cache"
 CACHE_ENV = "SEL4SPEC_CACHE_DIR"
 
@@ -233,16 +233,22 @@ def _solve_query(ob: Obligation, query: Query, started: float) -> Result:
     if r == z3.unknown:
         return done("unknown", reason=f"witness check: {why}")
 
-    # A fresh solver: the first check may leave it in a mode that is slower for the second.
-    s = z3.Solver()
-    for _, h in query.hypotheses:
-        s.add(h)
-    s.add(z3.Not(z3.And([g for _, g in query.goal])))
-    r, why = _check(s, deadline)
-    if r == z3.unsat:
+    # Each goal conjunct is its own check: hypotheses and not-g unsatisfiable for every g is the
+    # same as for the conjunction, and Z3 decides many small cases far faster than their
+    # conjunction (measured: 48 case-split conjuncts in 2 s, their conjunction unknown after 120 s).
+    # A fresh solver per check: a solver used once may be in a mode slower for the next check.
+    for name, g in query.goal:
+        s = z3.Solver()
+        for _, h in query.hypotheses:
+            s.add(h)
+        s.add(z3.Not(g))
+        r, why = _check(s, deadline)
+        if r == z3.unknown:
+            return done("unknown", reason=why if len(query.goal) == 1 else f"{why} (on {name})")
+        if r == z3.sat:
+            break
+    else:
         return done("proved" if ob.bound is None else "proved-bounded")
-    if r == z3.unknown:
-        return done("unknown", reason=why)
     model = s.model()
     # Anything not evaluating to true (false, or left undecided under a quantifier) is reported.
     failing = [n for n, g in query.goal if not z3.is_true(model.eval(g, model_completion=True))]

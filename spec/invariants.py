@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spec import abi
-from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, ne, ule, ult)
+from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, ne, shl, ule, ult, wsub)
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_class, cap_object_type, cap_size_bits, cap_top,
                         free_ref, get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
                         object_top, pair)
@@ -126,6 +126,15 @@ def _usable_empty(c: Cap) -> Bool:
     return eq(c.free, max_free_index(c.bits))
 
 
+def _below_free(uc: Cap, last: Word) -> Bool:
+    """The byte `last`, inside the untyped's range, lies below its free index.
+
+    Measured as an offset from the untyped's base, so that an untyped at the top of the address
+    space (base + 2^bits wraps to 0) is handled as l4v's set [base + free, base + 2^bits - 1] is.
+    """
+    return ult(wsub(last, uc.obj), shl(uc.free, abi.seL4_MinUntypedBits))
+
+
 def untyped_inc(s: State) -> Bool:
     """l4v untyped_inc: untyped ranges nest or are disjoint; a nested one descends from the outer
     one and lies below its free index; equal ranges are one slot or an ancestor with no free memory."""
@@ -137,7 +146,7 @@ def untyped_inc(s: State) -> Bool:
         strictly_in = And(a_in_b, Not(b_in_a))
         return Implies(And(is_untyped(ca), is_untyped(cb)), And(
             Or(a_in_b, b_in_a, disjoint),
-            Implies(strictly_in, And(s.anc[pair(b, a)], ult(ta, free_ref(cb)))),
+            Implies(strictly_in, And(s.anc[pair(b, a)], _below_free(cb, ta))),
             Implies(And(a_in_b, b_in_a), Or(eq(a, b), And(s.anc[pair(b, a)], _usable_empty(cb)),
                                             And(s.anc[pair(a, b)], _usable_empty(ca))))))
     return _slot_pairs(s, ok)
@@ -180,7 +189,7 @@ def valid_untyped(s: State) -> Bool:
         uc = get_cap(s, u)
         return Implies(is_untyped(uc), _objs(s, lambda o: Implies(
             And(ne(s.obj_type[o], OBJ_NONE), ule(o, cap_top(uc)), ule(uc.obj, object_top(s, o))),
-            And(ule(uc.obj, o), ule(object_top(s, o), cap_top(uc)), ult(object_top(s, o), free_ref(uc))))))
+            And(ule(uc.obj, o), ule(object_top(s, o), cap_top(uc)), _below_free(uc, object_top(s, o))))))
     return _slots(s, ok)
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from spec import abi
 from spec.cdt import (cte_insert, cte_move, cte_swap, descendants_of, empty_slot, has_descendants,
-                      insert_new_cap, revoke_descendants)
-from spec.logic import (And, Bool, Map, Not, Or, Word, align_up, cases, check_then, eq, is_aligned, is_sym,
-                        ite, mask, ne, shl, shr, ule, ult, wadd, wmul, wsub)
-from spec.state import (ALL_RIGHTS, NULL_CAP, OBJ_NONE, VMReadWrite, Cap, State, cap_top, free_ref, get_cap,
-                        is_cnode, is_null, is_paging_structure, is_untyped, mask_cap_rights, pair, same_object_as,
-                        slot_of, update_cap_data)
+                      revoke_descendants)
+from spec.logic import (And, Bool, Domain, Implies, Map, Not, Or, Word, align_up, cases, check_then, eq, forall,
+                        is_aligned, is_sym, ite, ne, shl, shr, ugt, ule, ult, wadd, wsub)
+from spec.state import (ALL_RIGHTS, NULL_CAP, OBJ_NONE, VMReadWrite, Cap, State, cap_top, get_cap, is_null,
+                        is_paging_structure, is_untyped, mask_cap_rights, pair, pair_fst, pair_snd, same_object_as,
+                        slot_of, update_cap_data, update_cap_data_parts)
 
 N_MRS = 5  # the most words an error reply of these invocations carries (FailedLookup + GuardMismatch)
 
@@ -69,25 +69,42 @@ def derive_cap_error(s: State, slot: Word, c: Cap) -> Reply:
                  (And(is_paging_structure(c), Not(c.mapped)), fail(abi.seL4_IllegalOperation)))
 
 
+def derive_cap_fails(s: State, slot: Word, c: Cap) -> Bool:
+    """deriveCap raises an error for c in slot (the condition of derive_cap_error, as one formula)."""
+    return Or(And(is_untyped(c), has_descendants(s, slot)), And(is_paging_structure(c), Not(c.mapped)))
+
+
+def derive_cap_parts(c: Cap) -> tuple[Bool, Cap]:
+    """deriveCap without its errors, as (nulled, derived cap): seL4 returns NullCap when nulled."""
+    nulled = Or(eq(c.type, abi.cap_zombie_cap), eq(c.type, abi.cap_irq_control_cap),
+                eq(c.type, abi.cap_io_port_control_cap))
+    # A frame copy starts unmapped.
+    return nulled, dataclasses.replace(c, mapped=And(c.mapped, ne(c.type, abi.cap_frame_cap)))
+
+
 def derive_cap(c: Cap) -> Cap:
     """The cap deriveCap returns when it raises no error."""
-    return cases(c,
-                 (Or(eq(c.type, abi.cap_zombie_cap), eq(c.type, abi.cap_irq_control_cap),
-                     eq(c.type, abi.cap_io_port_control_cap)), NULL_CAP),
-                 (eq(c.type, abi.cap_frame_cap), dataclasses.replace(c, mapped=False)))
+    nulled, derived = derive_cap_parts(c)
+    return ite(nulled, NULL_CAP, derived)
 
 
 # --------------------------------------------------------------------------------------------
 # Copy, Mint, Move, Mutate (decodeCNodeInvocation after the source lookup)
 
 def copy_cap(s: State, src: Word, rights: Word) -> Cap:
-    """The cap CNode_Copy would insert."""
-    return derive_cap(mask_cap_rights(rights, get_cap(s, src)))
+    """The cap CNode_Copy would insert: deriveCap(maskCapRights(rights, cap))."""
+    nulled, c = derive_cap_parts(mask_cap_rights(rights, get_cap(s, src)))
+    return ite(nulled, NULL_CAP, c)
 
 
 def mint_cap(s: State, src: Word, rights: Word, badge: Word) -> Cap:
-    """The cap CNode_Mint would insert."""
-    return derive_cap(update_cap_data(False, badge, mask_cap_rights(rights, get_cap(s, src))))
+    """The cap CNode_Mint would insert: deriveCap(updateCapData(false, badge, maskCapRights(rights, cap))).
+
+    deriveCap of a NullCap is a NullCap, so the two refusals combine into one condition.
+    """
+    refused, c = update_cap_data_parts(False, badge, mask_cap_rights(rights, get_cap(s, src)))
+    nulled, c = derive_cap_parts(c)
+    return ite(Or(refused, nulled), NULL_CAP, c)
 
 
 def _insert_checks(s: State, dest: Word, src: Word, src_depth: Word, derived: Callable[[], Cap],
@@ -98,8 +115,7 @@ def _insert_checks(s: State, dest: Word, src: Word, src_depth: Word, derived: Ca
         # An empty source slot is a lookup failure, not an illegal operation.
         (lambda: eq(s.cap_type[src], abi.cap_null_cap), lambda: missing_capability(1, src_depth)),
         # deriveCap: an untyped with children, an unmapped paging structure.
-        (lambda: ne(derive_cap_error(s, src, pre_derive()).error, abi.seL4_NoError),
-         lambda: derive_cap_error(s, src, pre_derive())),
+        (lambda: derive_cap_fails(s, src, pre_derive()), lambda: derive_cap_error(s, src, pre_derive())),
         # Null after derive or updateCapData: IRQControl, Zombie, a re-badge, a bad guard.
         (lambda: is_null(derived()), lambda: fail(abi.seL4_IllegalOperation)),
     ]
@@ -344,10 +360,10 @@ def untyped_retype_checks(s: State, ut: Word, obj_type: Word, user_bits: Word, n
     node_size = shl(1, radix)
     free_bytes = lambda: wsub(shl(1, uc().bits), shl(plan().free_index, abi.seL4_MinUntypedBits))  # noqa: E731
     return [
-        (lambda: ugt_(offset, wsub(node_size, 1)), lambda: fail(abi.seL4_RangeError, 0, wsub(node_size, 1))),
-        (lambda: Or(ult(n, 1), ugt_(n, abi.CONFIG_RETYPE_FAN_OUT_LIMIT)),
+        (lambda: ugt(offset, wsub(node_size, 1)), lambda: fail(abi.seL4_RangeError, 0, wsub(node_size, 1))),
+        (lambda: Or(ult(n, 1), ugt(n, abi.CONFIG_RETYPE_FAN_OUT_LIMIT)),
          lambda: fail(abi.seL4_RangeError, 1, abi.CONFIG_RETYPE_FAN_OUT_LIMIT)),
-        (lambda: ugt_(n, wsub(node_size, offset)), lambda: fail(abi.seL4_RangeError, 1, wsub(node_size, offset))),
+        (lambda: ugt(n, wsub(node_size, offset)), lambda: fail(abi.seL4_RangeError, 1, wsub(node_size, offset))),
         # Every destination slot must be empty (seL4 stops at the first full one).
         (lambda: Not(_slots_empty(s, slot_of(node, offset), n)), lambda: fail(abi.seL4_DeleteFirst)),
         # Capacity ignores alignment: the untyped's base is aligned to its size.
@@ -357,24 +373,17 @@ def untyped_retype_checks(s: State, ut: Word, obj_type: Word, user_bits: Word, n
     ]
 
 
-def ugt_(a: Word, b: Word) -> Bool:
-    """Unsigned a > b."""
-    return ult(b, a)
-
-
 def _slots_empty(s: State, first: Word, n: Word) -> Bool:
-    from spec.logic import Domain, forall
+    """Every slot of the window first .. first + (n - 1) * 2^SlotBits is empty (seL4's loop over destSlots).
+
+    Stated per slot (a slot in the window is empty) rather than per index, so that a proof can
+    apply it to any slot it meets; the two statements say the same.
+    """
     if not is_sym(first) and not is_sym(n) and not s.cap_type.symbolic_reading:
-        return all(s.cap_type[slot_of(first, i) if False else wadd(first, i << abi.seL4_SlotBits)] == abi.cap_null_cap
+        return all(s.cap_type[slot_of(first, i)] == abi.cap_null_cap
                    for i in range(min(n, abi.CONFIG_RETYPE_FAN_OUT_LIMIT)))
-    return forall(Domain("i"), lambda i: Implies_(ult(i, n), eq(s.cap_type[wadd(first, shl(i, abi.seL4_SlotBits))],
-                                                                 abi.cap_null_cap)), over=(s.cap_type,))
-
-
-def Implies_(a: Bool, b: Bool) -> Bool:
-    """Implication (local alias to keep the quantifier readable)."""
-    from spec.logic import Implies
-    return Implies(a, b)
+    return forall(Domain("slot"), lambda k: Implies(in_window(k, first, n, abi.seL4_SlotBits),
+                                                    eq(s.cap_type[k], abi.cap_null_cap)), over=(s.cap_type,))
 
 
 def in_window(k: Word, first: Word, n: Word, bits: Word) -> Bool:
@@ -431,21 +440,9 @@ def untyped_retype_effect(s: State, ut: Word, obj_type: Word, user_bits: Word, n
         cdt_parent=s.cdt_parent.update_where(lambda k, v: is_slot(k), lambda k, v: ut, extra_keys=new_slots),
         is_original=s.is_original.update_where(lambda k, v: is_slot(k), lambda k, v: True, extra_keys=new_slots),
         depth=s.depth.update_where(lambda k, v: is_slot(k), lambda k, v: s.depth[ut] + 1, extra_keys=new_slots),
-        anc=s.anc.update_where(lambda k, v: is_slot(pair_snd_(k)),
-                               lambda k, v: Or(eq(pair_fst_(k), ut), s.anc[pair(pair_fst_(k), ut)]),
+        anc=s.anc.update_where(lambda k, v: is_slot(pair_snd(k)),
+                               lambda k, v: Or(eq(pair_fst(k), ut), s.anc[pair(pair_fst(k), ut)]),
                                extra_keys=anc_extra))
-
-
-def pair_fst_(k: Any) -> Word:
-    """The first half of an anc key."""
-    from spec.state import pair_fst
-    return pair_fst(k)
-
-
-def pair_snd_(k: Any) -> Word:
-    """The second half of an anc key."""
-    from spec.state import pair_snd
-    return pair_snd(k)
 
 
 def untyped_retype(s: State, ut: Word, obj_type: Word, user_bits: Word, node: Word, radix: Word, offset: Word,
@@ -456,4 +453,3 @@ def untyped_retype(s: State, ut: Word, obj_type: Word, user_bits: Word, node: Wo
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]
-_unused = (insert_new_cap, wmul, mask, free_ref, is_cnode, OBJ_NONE)

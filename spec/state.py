@@ -286,25 +286,38 @@ def mask_vm_rights(vm: Word, rights: Word) -> Word:
                  (And(eq(vm, VMReadWrite), can_read), ite(can_write, VMReadWrite, VMReadOnly)))
 
 
+# The transformations below keep a cap's type, object and size fields as the very terms of the
+# source cap and say in one condition when seL4 turns the result into a NullCap. The meaning is
+# seL4's; the shape lets the solver see that a derived cap names what its source names.
+
 def mask_cap_rights(rights: Word, c: Cap) -> Cap:
     """maskCapRights: rights only ever shrink; caps without rights are unchanged."""
     r = band(rights, ALL_RIGHTS)
-    return cases(c,
-                 (eq(c.type, abi.cap_endpoint_cap), dataclasses.replace(c, rights=band(c.rights, r))),
-                 (eq(c.type, abi.cap_notification_cap), dataclasses.replace(c, rights=band(c.rights, band(r, 3)))),
-                 (eq(c.type, abi.cap_reply_cap), dataclasses.replace(c, rights=band(c.rights, band(r, 4)))),
-                 (eq(c.type, abi.cap_frame_cap), dataclasses.replace(c, rights=mask_vm_rights(c.rights, r))))
+    return dataclasses.replace(c, rights=cases(c.rights,
+                                               (eq(c.type, abi.cap_endpoint_cap), band(c.rights, r)),
+                                               (eq(c.type, abi.cap_notification_cap), band(c.rights, band(r, 3))),
+                                               (eq(c.type, abi.cap_reply_cap), band(c.rights, band(r, 4))),
+                                               (eq(c.type, abi.cap_frame_cap), mask_vm_rights(c.rights, r))))
+
+
+def update_cap_data_parts(preserve: Bool, data: Word, c: Cap) -> tuple[Bool, Cap]:
+    """updateCapData as (refused, updated cap): seL4 returns NullCap when refused."""
+    guard_size = band(data, 0x3F)
+    guard = band(shr(data, 6), mask(58))
+    ep = is_ep_or_ntfn(c)
+    cnode = is_cnode(c)
+    # A badge is set once, by Mint only; a CNode guard must fit in the word with the radix.
+    refused = Or(And(ep, Or(preserve, ne(c.badge, 0))),
+                 And(cnode, Not(ule(wadd(guard_size, c.bits), 64))))
+    updated = dataclasses.replace(c, badge=cases(c.badge, (ep, data), (cnode, band(guard, mask(guard_size)))),
+                                  guard_size=ite(cnode, guard_size, c.guard_size))
+    return refused, updated
 
 
 def update_cap_data(preserve: Bool, data: Word, c: Cap) -> Cap:
     """updateCapData: set a badge once (Mint only) or a CNode's guard; Null where seL4 refuses."""
-    guard_size = band(data, 0x3F)
-    guard = band(shr(data, 6), mask(58))
-    new_cnode = dataclasses.replace(c, guard_size=guard_size, badge=band(guard, mask(guard_size)))
-    return cases(c,
-                 (is_ep_or_ntfn(c), ite(And(Not(preserve), eq(c.badge, 0)),
-                                        dataclasses.replace(c, badge=data), NULL_CAP)),
-                 (is_cnode(c), ite(ule(wadd(guard_size, c.bits), 64), new_cnode, NULL_CAP)))
+    refused, updated = update_cap_data_parts(preserve, data, c)
+    return ite(refused, NULL_CAP, updated)
 
 
 # --------------------------------------------------------------------------------------------
