@@ -509,12 +509,21 @@ def decode_cnode_invocation(
     if new_pivot_cap.capType == cap_null_cap:
         raise SyscallError(seL4_IllegalOperation)
     k.set_restart()
-    # invokeCNodeRotate
-    if src_slot == dest_slot:
-        cte_swap(k, new_src_cap, src_slot, new_pivot_cap, pivot_slot)
+    invoke_cnode_rotate(k, new_src_cap, new_pivot_cap, src_slot, pivot_slot, dest_slot)
+
+
+def invoke_cnode_rotate(k: Kernel, cap1: Cap, cap2: Cap, slot1: int, slot2: int, slot3: int) -> None:
+    """Models invokeCNodeRotate: slot2's cap (as cap2) to slot3, slot1's cap (as cap1) to slot2.
+
+    decodeCNodeInvocation passes (newSrcCap, newPivotCap, srcSlot, pivotSlot, destSlot); when
+    src and dest are one slot the rotation is a swap of src and pivot.
+    """
+    if slot1 == slot3:
+        cte_swap(k, cap1, slot1, cap2, slot2)
     else:
-        cte_move(k, new_pivot_cap, pivot_slot, dest_slot)
-        cte_move(k, new_src_cap, src_slot, pivot_slot)
+        # The pivot's cap leaves first: slot2 must be empty before slot1's cap moves in.
+        cte_move(k, cap2, slot2, slot3)
+        cte_move(k, cap1, slot1, slot2)
 
 
 def _has_cancel_send_rights(cap: Any) -> bool:

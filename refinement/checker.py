@@ -45,32 +45,57 @@ class Mismatch:
         return f"step {self.step}: {self.event}\n  {self.what}: {self.detail}"
 
 
+class Stepper(Generic[C, A, E]):
+    """The checker one event at a time, for drivers that choose each event as they go
+    (hypothesis state machines); check_trace is a loop over it."""
+
+    def __init__(self, sim: Simulation[C, A, E], c: C) -> None:
+        """Abstract the initial concrete state; raises if it is corrupt."""
+        self.sim = sim
+        self.c = c
+        self.a: A = sim.abstract(c)
+        self.steps = 0
+        self.stopped = False
+        self.last_obs: Any = None  # what the thread saw at the last step (drivers pick the next event by it)
+
+    def step(self, e: E) -> Mismatch | None:
+        """Run e on both sides and compare; the mismatch, if any (the stepper is then stopped)."""
+        sim, c, i = self.sim, self.c, self.steps
+        if self.stopped:
+            raise RuntimeError("the trace cannot go on: the thread stopped or a mismatch was found")
+        self.steps += 1
+        a_spec, o_spec = sim.spec_step(self.a, e)
+        o_impl = self.last_obs = sim.impl_step(c, e)
+        self.stopped = True
+        bad = sim.rep_inv(c)
+        if bad:
+            return Mismatch(i, e, "representation invariant", bad[0])
+        try:
+            a_impl = sim.abstract(c)
+        except Exception as err:  # noqa: BLE001 - a corrupt state is a finding, not a crash
+            return Mismatch(i, e, "abstraction", f"{type(err).__name__}: {err}")
+        d = sim.obs_mismatch(o_impl, o_spec)
+        if d:
+            return Mismatch(i, e, "observation", d)
+        d = sim.diff(a_impl, a_spec)
+        if d:
+            return Mismatch(i, e, "state", d)
+        self.a = a_impl
+        self.stopped = sim.stops(o_impl)
+        return None
+
+
 def check_trace(sim: Simulation[C, A, E], c: C, events: Sequence[E]) -> tuple[int, Mismatch | None]:
     """Check every step of a trace; returns the number of steps checked and the first mismatch."""
     try:
-        a = sim.abstract(c)
+        st = Stepper(sim, c)
     except Exception as err:  # noqa: BLE001 - a corrupt initial state is reported, not raised
         return 0, Mismatch(0, None, "abstraction", f"{type(err).__name__}: {err}")
-    for i, e in enumerate(events):
-        a_spec, o_spec = sim.spec_step(a, e)
-        o_impl = sim.impl_step(c, e)
-        bad = sim.rep_inv(c)
-        if bad:
-            return i + 1, Mismatch(i, e, "representation invariant", bad[0])
-        try:
-            a_impl = sim.abstract(c)
-        except Exception as err:  # noqa: BLE001
-            return i + 1, Mismatch(i, e, "abstraction", f"{type(err).__name__}: {err}")
-        d = sim.obs_mismatch(o_impl, o_spec)
-        if d:
-            return i + 1, Mismatch(i, e, "observation", d)
-        d = sim.diff(a_impl, a_spec)
-        if d:
-            return i + 1, Mismatch(i, e, "state", d)
-        a = a_impl
-        if sim.stops(o_impl):
-            return i + 1, None
-    return len(events), None
+    for e in events:
+        m = st.step(e)
+        if m is not None or st.stopped:
+            return st.steps, m
+    return st.steps, None
 
 
 def shrink(fails: Callable[[Sequence[E]], bool], events: Sequence[E], budget: int = 400) -> list[E]:

@@ -392,11 +392,16 @@ class Map:
         if _arr is None:
             val_sort.check(default)
             d: dict[Any, Any] = {}
-            for k, v in (entries or {}).items():
-                key_sort.check(k)
-                val_sort.check(v)
-                if v != default:
-                    d[k] = v
+            if entries:
+                # The quick type tests first; check() (which raises) only for anything unusual.
+                kp, vp = _plain_test(key_sort), _plain_test(val_sort)
+                for k, v in entries.items():
+                    if not kp(k):
+                        key_sort.check(k)
+                    if not vp(v):
+                        val_sort.check(v)
+                    if v != default:
+                        d[k] = v
             self._d = d
         else:
             self._d = {}
@@ -429,6 +434,8 @@ class Map:
 
     # access -------------------------------------------------------------------------
     def __getitem__(self, k: Any) -> Any:
+        if self._arr is None and type(k) is int:  # the concrete reading's common case
+            return self._d.get(k, self.default)
         if self._arr is not None:
             return z3.Select(self._arr, self.key_sort.lift(k))
         if is_sym(k):
@@ -442,14 +449,44 @@ class Map:
         if self._arr is not None or is_sym(k) or is_sym(v):
             return Map(self.key_sort, self.val_sort, None,
                        _arr=z3.Store(self.array(), self.key_sort.lift(k), self.val_sort.lift(v)))
-        self.key_sort.check(k)
-        self.val_sort.check(v)
-        d = dict(self._d)
+        if not _plain_test(self.key_sort)(k):
+            self.key_sort.check(k)
+        if not _plain_test(self.val_sort)(v):
+            self.val_sort.check(v)
+        d = self._d
         if v == self.default:
-            d.pop(k, None)
+            if k not in d:
+                return self  # unchanged (maps are immutable values, so sharing is safe)
+            d = dict(d)
+            del d[k]
         else:
+            if k in d and d[k] == v and type(d[k]) is type(v):
+                return self
+            d = dict(d)
             d[k] = v
         return Map._from_dict(self.key_sort, self.val_sort, self.default, d)
+
+    def set_many(self, changes: Mapping[Any, Any]) -> "Map":
+        """A new map with every k of changes mapped to changes[k]: `set` applied to each in turn,
+        with one copy of the concrete dict instead of one per key."""
+        if self._arr is not None or any(is_sym(k) or is_sym(v) for k, v in changes.items()):
+            m = self
+            for k, v in changes.items():
+                m = m.set(k, v)
+            return m
+        kp, vp = _plain_test(self.key_sort), _plain_test(self.val_sort)
+        d = dict(self._d)
+        default = self.default
+        for k, v in changes.items():
+            if not kp(k):
+                self.key_sort.check(k)
+            if not vp(v):
+                self.val_sort.check(v)
+            if v == default:
+                d.pop(k, None)
+            else:
+                d[k] = v
+        return Map._from_dict(self.key_sort, self.val_sort, default, d)
 
     def keys(self) -> Iterable[Any]:
         """The keys held explicitly (concrete reading only)."""
@@ -477,12 +514,15 @@ class Map:
             new = self.val_sort.lift(ite(pred(k, old), f(k, old), old))
             return Map(self.key_sort, self.val_sort, None, _arr=z3.Lambda([k], new))
         d = dict(self._d)
-        for k in itertools.chain(list(self._d.keys()), extra_keys):
-            old = self._d.get(k, self.default)
+        src, default, vsort = self._d, self.default, self.val_sort
+        vp = _plain_test(vsort)
+        for k in itertools.chain(list(src.keys()), extra_keys):
+            old = src.get(k, default)
             if pred(k, old):
                 v = f(k, old)
-                self.val_sort.check(v)
-                if v == self.default:
+                if not vp(v):
+                    vsort.check(v)
+                if v == default:
                     d.pop(k, None)
                 else:
                     d[k] = v
@@ -528,12 +568,36 @@ def _probe_key(sort: Sort, held: Iterable[Any], extra: Iterable[Any]) -> Any:
         taken = set(held) | set(extra)
         free = [x for x in (False, True) if x not in taken]
         return free[0] if free else None
-    taken = set(held) | set(extra)
+    # The candidates are tried against the keys as they are (a dict's keys, say) before any
+    # set of them is built: building it cost more than the rest of most updates.
+    held_c = held if isinstance(held, (set, frozenset, type({}.keys()))) else set(held)
+    extra_c = extra if isinstance(extra, (set, frozenset, type({}.keys()))) else set(extra)
     top = (1 << sort.bits) - 1 if sort.kind == "word" else 1 << 80
     for cand in (top, top - 1, 0x5A5A5A5A5A5A5A5A & top, 1, 0):
-        if cand not in taken:
+        if cand not in held_c and cand not in extra_c:
             return cand
+    taken = set(held_c) | set(extra_c)
     return max(taken) + 1 if sort.kind == "int" else None
+
+
+_PLAIN_TESTS: dict[Sort, Callable[[Any], bool]] = {}
+
+
+def _plain_test(sort: Sort) -> Callable[[Any], bool]:
+    """The concrete Map's quick test: True for a plain Python value of the sort (one that
+    sort.check passes without looking further); the Map calls check for anything else. Cached
+    per sort (a frozen dataclass, so it hashes by value)."""
+    t = _PLAIN_TESTS.get(sort)
+    if t is None:
+        if sort.kind == "word":
+            top = 1 << sort.bits
+            t = lambda v: type(v) is int and 0 <= v < top  # noqa: E731
+        elif sort.kind == "bool":
+            t = lambda v: type(v) is bool  # noqa: E731
+        else:
+            t = lambda v: type(v) is int  # noqa: E731
+        _PLAIN_TESTS[sort] = t
+    return t
 
 
 # ---------------------------------------------------------------------------------------

@@ -257,3 +257,34 @@ def test_concretize_reads_a_model_back() -> None:
     assert conc[1] == 3
     assert conc[0][3] == 5 and conc[0][7] == 0
     assert L.to_json(_map(0, {2**40: 1}))["entries"] == {hex(2**40): 1}
+
+
+@settings(max_examples=CASES, database=None, deadline=None, derandomize=True)
+@given(maps, st.dictionaries(st.integers(0, 17), st.integers(0, 5), max_size=6))
+def test_set_many_is_set_in_turn(dm: tuple[int, dict[int, int]], changes: dict[int, int]) -> None:
+    default, d = dm
+    m = _map(default, d)
+    one_by_one = m
+    for k, v in changes.items():
+        one_by_one = one_by_one.set(k, v)
+    assert m.set_many(changes) == one_by_one
+    assert m == _map(default, d)  # maps are values: neither changed m
+
+
+def test_map_checks_values_on_every_path() -> None:
+    m = _map(0, {1: 2})
+    for bad in (-1, 2**64, True, "x"):
+        with pytest.raises((TypeError, ValueError)):
+            m.set(3, bad)
+        with pytest.raises((TypeError, ValueError)):
+            m.set_many({3: bad})
+        with pytest.raises((TypeError, ValueError)):
+            _map(0, {3: bad})
+        with pytest.raises((TypeError, ValueError)):
+            m.update_where(lambda key, val: key == 1, lambda key, val, b=bad: b)
+    with pytest.raises(ValueError):
+        m.set(2**64, 1)
+    m_sym = L.Map.symbolic("m", L.WORD, L.WORD)
+    k = z3.BitVec("k", 64)
+    s2 = m_sym.set_many({k: 3, 5: 4})
+    assert _valid(z3.And(z3.Implies(k != 5, s2[k] == 3), s2[5] == 4))

@@ -35,3 +35,55 @@ def test_abstraction_reports_a_corrupt_mdb(corrupt, message) -> None:  # type: i
     corrupt(k, a, b)
     with pytest.raises(CorruptState, match=message):
         abstract(k)
+
+
+def test_incremental_abstraction_agrees_with_the_full_one() -> None:
+    """With a cross-check at every step, the incremental abstraction never disagrees."""
+    import dataclasses
+    import random
+
+    from refinement.abstract import IncrementalAbstraction
+    from refinement.caps import IncrementalRepInv, TraceGen, check_trace, scenarios, simulation
+
+    rnd = random.Random(3)
+    steps = 0
+    for i in range(12):
+        k = impl.boot()
+        view = IncrementalAbstraction(cross_check_every=1)
+        sim = dataclasses.replace(simulation(k), abstract=view, rep_inv=IncrementalRepInv(view, full_every=0))
+        events = scenarios(k)[i] if i < 4 else [TraceGen(k, rnd).event() for _ in range(100)]
+        n, m = check_trace(sim, k, events)
+        assert m is None, str(m)
+        steps += n
+        assert view.steps == n  # every step went the incremental way, and was cross-checked
+    assert steps > 300
+
+
+def test_incremental_abstraction_reports_corruption() -> None:
+    from refinement.abstract import IncrementalAbstraction
+    k = impl.boot()
+    view = IncrementalAbstraction()
+    view(k)
+    a = next(x for x in k.ctes.keys() if k.ctes[x].next)
+    k.ctes[a].next = 0xDEAD0
+    with pytest.raises(CorruptState, match="dangling"):
+        view(k)
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (lambda k, a, b: setattr(k.ctes[b], "prev", 0), "valid_dlist"),
+    (lambda k, a, b: (setattr(k.ctes[b], "next", a), setattr(k.ctes[a], "prev", b)), "cycle"),
+    (lambda k, a, b: k.ctes.pop(b), "empty slot"),
+])
+def test_incremental_rep_inv_sees_what_a_step_broke(corrupt, message) -> None:  # type: ignore[no-untyped-def]
+    from refinement.abstract import IncrementalAbstraction
+    from refinement.caps import IncrementalRepInv
+    k = impl.boot()
+    view = IncrementalAbstraction()
+    rep = IncrementalRepInv(view, full_every=0)
+    view(k)
+    a = next(x for x in k.ctes.keys() if k.ctes[x].next)
+    b = k.ctes[a].next
+    corrupt(k, a, b)
+    bad = rep(k)
+    assert bad and message in bad[0]
