@@ -117,8 +117,17 @@ class State:
         return dataclasses.replace(self, **kw)
 
     def slot_maps(self) -> tuple[Map, ...]:
-        """The maps keyed by slot, for quantifying over slots concretely."""
-        return (self.cap_type, self.cdt_parent, self.is_original, self.depth)
+        """The maps keyed by slot, for quantifying over slots concretely.
+
+        Every slot any field holds is visited, so that a stale field of an emptied slot (a free
+        index, an ancestor pair) is checked concretely as it is symbolically.
+        """
+        maps = tuple(getattr(self, "cap_" + f) for f in CAP_FIELDS) + (self.cdt_parent, self.is_original, self.depth)
+        if self.anc.symbolic_reading:
+            return maps
+        # The slots named by held ancestor pairs, as a map keyed by slot.
+        halves = {h: True for k, _ in self.anc.items() for h in (pair_fst(k), pair_snd(k))}
+        return maps + (Map(WORD, BOOL, False, halves),)
 
     def obj_maps(self) -> tuple[Map, ...]:
         """The maps keyed by object, for quantifying over objects concretely."""
