@@ -144,6 +144,7 @@ COMMANDS: dict[str, Command] = {
     "prove": Command("proofs.cli:run_prove", "discharge the Z3 proof obligations"),
     "mutants": Command("proofs.mutants:run_mutants", "check that every seeded bug turns some check red"),
     "refine": Command("refinement.cli:main", "check that every impl step is a spec step on random traces"),
+    "explore": Command("proofs.explore:run_explore", "search the spec's CrossHair contracts for counterexamples"),
 }
 
 
