@@ -32,7 +32,7 @@ proof of "Inv(s) and checks(s) imply inv(effect(s))"):
 5. The formulas are then quantifier-free, so Z3 decides them without E-matching or MBQI, and the
    runner's witness check (hypotheses satisfiable) is decided quickly. That check covers the
    instances; that the full quantified invariants and the checks have a common model is shown by
-   concrete states in tests/test_cspace_spec.py.
+   concrete states in tests/test_cspace_proofs.py.
 """
 
 from __future__ import annotations
