@@ -1197,7 +1197,6 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
     """
     s = symbolic_record(State, "s")
     case = CASES[op][1](s)
-    facts = [f for _, f in case.facts]
     # Each conjunct of the invariant gets its own constants and its own instance terms.
     inv_term = INVARIANTS[inv](case.post) if goal is None else goal(s, case)
     conjuncts = list(inv_term.children()) if z3.is_and(inv_term) else [inv_term]
