@@ -338,6 +338,18 @@ class RetypePlan:
     base: Word         # retypeBase: the first new object
     first_slot: Word   # the slot of the first new cap
 
+    def is_new_slot(self, k: Word, n: Word) -> Bool:
+        """k is one of the n destination slots."""
+        return in_window(k, self.first_slot, n, abi.seL4_SlotBits)
+
+    def is_new_object(self, o: Word, n: Word) -> Bool:
+        """o is one of the n new objects."""
+        return in_window(o, self.base, n, self.obj_bits)
+
+    def object_for(self, k: Word) -> Word:
+        """The object the cap in destination slot k names: the i-th slot gets the i-th object."""
+        return wadd(self.base, shl(shr(wsub(k, self.first_slot), abi.seL4_SlotBits), self.obj_bits))
+
 
 def retype_plan(s: State, ut: Word, obj_type: Word, user_bits: Word, node: Word, offset: Word) -> RetypePlan:
     """Decisions 14 and 17 of decodeUntypedInvocation: reset or not, and where objects go."""
@@ -410,8 +422,8 @@ def untyped_retype_effect(s: State, ut: Word, obj_type: Word, user_bits: Word, n
     concrete = not any(is_sym(x) for x in (p.base, p.first_slot, n, p.obj_bits)) and not s.obj_type.symbolic_reading
     new_objs = [p.base + (i << p.obj_bits) for i in range(n)] if concrete else []
     new_slots = [p.first_slot + (i << abi.seL4_SlotBits) for i in range(n)] if concrete else []
-    is_obj = lambda k: in_window(k, p.base, n, p.obj_bits)  # noqa: E731
-    is_slot = lambda k: in_window(k, p.first_slot, n, abi.seL4_SlotBits)  # noqa: E731
+    is_obj = lambda k: p.is_new_object(k, n)  # noqa: E731
+    is_slot = lambda k: p.is_new_slot(k, n)  # noqa: E731
     # Untyped memory is not an object (l4v retype_region writes nothing for it).
     makes_object = ne(obj_type, abi.seL4_UntypedObject)
     s = s.replace(
@@ -420,15 +432,12 @@ def untyped_retype_effect(s: State, ut: Word, obj_type: Word, user_bits: Word, n
         obj_bits=s.obj_bits.update_where(lambda k, v: And(makes_object, is_obj(k)), lambda k, v: p.obj_bits,
                                          extra_keys=new_objs))
 
-    def obj_of(k: Word) -> Word:
-        return wadd(p.base, shl(shr(wsub(k, p.first_slot), abi.seL4_SlotBits), p.obj_bits))
-
     caps: dict[str, Map] = {}
     for f in dataclasses.fields(Cap):
         m: Map = getattr(s, "cap_" + f.name)
         caps["cap_" + f.name] = m.update_where(
             lambda k, v: is_slot(k),
-            lambda k, v, f=f: getattr(default_cap(obj_type, obj_of(k), user_bits, uc.device), f.name),
+            lambda k, v, f=f: getattr(default_cap(obj_type, p.object_for(k), user_bits, uc.device), f.name),
             extra_keys=new_slots)
     s = s.replace(**caps)
     anc_extra: list[Any] = []

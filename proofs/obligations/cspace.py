@@ -1378,17 +1378,20 @@ def _register(op: str, inv: str) -> None:
         return build_query(op, inv)
 
 
-# Untyped_Retype's preservation of these is not proved yet: Z3 reaches no verdict within the
-# budget (measured: unknown after 60 s, even with the window lemmas and a split per object type).
+# Untyped_Retype's preservation of these is not proved yet: the generic construction gets no
+# verdict (unknown after 60 s, even with the window lemmas and a split per object type), and the
+# focused construction of retype.py does not yet prove them either (unknown at 20 s per case).
 # They are left out rather than registered to fail; the refinement checker and the two-readings
 # tests still run retype on concrete states, and `failing_invariants` is checked after each step.
 NOT_YET: frozenset[tuple[str, str]] = frozenset(
-    ("untyped_retype", inv) for inv in ("cdt_anc", "descendants_inc", "untyped_mdb", "untyped_inc", "valid_caps",
-                                        "valid_untyped", "pspace_distinct"))
+    ("untyped_retype", inv) for inv in ("descendants_inc", "untyped_mdb", "untyped_inc", "valid_untyped"))
+# Proved in proofs/obligations/retype.py, by focused and generalised queries.
+FOCUSED: frozenset[tuple[str, str]] = frozenset(
+    ("untyped_retype", inv) for inv in ("cdt_anc", "valid_caps", "pspace_distinct"))
 
 for _op in CASES:
     for _inv in INVARIANTS:
-        if (_op, _inv) not in NOT_YET:
+        if (_op, _inv) not in NOT_YET | FOCUSED:
             _register(_op, _inv)
 
 
@@ -1500,11 +1503,19 @@ def no_aliasing_query() -> Query:
 ABSTRACT_TERMS = True
 
 
+UNTYPED_TOP = "an untyped cap's last byte"
+
+
+def untyped_top_definition(c: Cap) -> Any:
+    """Valid: an untyped cap's last byte is its base plus its size less one."""
+    return Implies(is_untyped(c), eq(cap_top(c), wadd(c.obj, logic.mask(c.bits))))
+
+
 def no_aliasing_definitions(uc: Cap, free_index: Any) -> list[tuple[str, Any]]:
     """Valid formulas (true of every value; tests/test_cspace_proofs.py checks it) that keep, once
     terms are generalised to constants, what those terms were."""
     free_before = wadd(uc.obj, shl(free_index, abi.seL4_MinUntypedBits))
-    return [("an untyped cap's last byte", Implies(is_untyped(uc), eq(cap_top(uc), wadd(uc.obj, logic.mask(uc.bits))))),
+    return [(UNTYPED_TOP, untyped_top_definition(uc)),
             ("the first free byte", eq(wsub(free_before, uc.obj), shl(free_index, abi.seL4_MinUntypedBits)))]
 
 

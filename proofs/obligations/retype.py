@@ -1,0 +1,487 @@
+"""Untyped_Retype keeps the invariants that depend on where the new objects and caps go.
+
+The generic construction of cspace.py (instances found by matching, a case split on every
+if-then-else) leaves Z3 without a verdict on these: the new objects' window is made of shifts by
+symbolic amounts, and every instance of every hypothesis carries them. Here each obligation is
+built as no_aliasing_query is, from a chosen set of terms, and then generalised:
+
+1. The goal is INVARIANTS[inv] of the state untyped_retype_effect returns, skolemised and
+   resolved (cspace.split_goal, split on the aliasing atoms and the reset decision).
+2. The hypotheses are the needed invariants instantiated at every tuple of the chosen slot and
+   object terms (`_AllTerms`), the operation's checks likewise, and proved lemmas (below and in
+   cspace.py) at the same terms. Instances only weaken the hypotheses.
+3. Generalisation (`_generalise`): each window atom (slot k is a destination slot, o is a new
+   object), each new cap's object, and each bound of the window (its first object, its last byte,
+   the free byte, the untyped's last byte, the new free index) is replaced, in hypotheses and goal
+   alike, by a fresh constant. A formula proved for every value of those constants is proved for
+   the values the replaced terms have, so this is sound; what the proof needs to know about the
+   replaced terms comes from lemma instances stated on the terms before they are replaced.
+   Replacing only some occurrences of a term is sound too (the formula holds for every value, the
+   term's included), so a term the pass misses only makes the query harder, never wrong.
+
+A counterexample to a generalised query may give a replaced term a value its definition does not
+allow; the decoder lists each replaced term whose model value differs from its definition's
+(`generalised terms off their definitions`), so such a report says it may be spurious.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import z3
+
+from proofs.obligation import Query, obligation
+from proofs.obligations import cspace
+from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemma, _Matcher, _skolemize, goal_cases,
+                                       split_goal)
+from spec import abi, logic, ops
+from spec.invariants import INVARIANTS
+from spec.logic import And, Implies, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, wsub
+from spec.state import NULL, State, cap_top, get_cap, max_free_index
+
+# ======================================================================================================
+# Instances at every tuple of chosen terms
+
+
+class _AllTerms(_Instantiator):
+    """Instantiates every quantifier at every tuple of the given terms (no matching)."""
+
+    def tuples(self, q: z3.QuantifierRef) -> list[tuple[Any, ...]]:
+        return list(itertools.product(*[_dedup(self.terms.for_var(q.var_name(i))) for i in range(q.num_vars())]))
+
+
+# ======================================================================================================
+# The retype being proved
+
+
+class Retype:
+    """One symbolic Untyped_Retype: its state, arguments, plan and the terms its proofs talk about."""
+
+    def __init__(self) -> None:
+        self.s = s = symbolic_record(State, "s")
+        self.case: Case = cspace._case_retype(s)
+        a = self.case.args
+        self.a = a
+        self.ut, self.n = a["ut"], a["n"]
+        self.uc = get_cap(s, self.ut)
+        self.p = ops.retype_plan(s, self.ut, a["obj_type"], a["user_bits"], s.cap_obj[a["node_slot"]], a["offset"])
+        self.post = self.case.post
+
+    @property
+    def last(self) -> Any:
+        """The last byte of the last new object."""
+        return wsub(wadd(self.p.base, shl(self.n, self.p.obj_bits)), 1)
+
+    @property
+    def end(self) -> Any:
+        """The byte after the last new object."""
+        return wadd(self.p.base, shl(self.n, self.p.obj_bits))
+
+    @property
+    def free_before(self) -> Any:
+        """The first free byte after the reset decision."""
+        return wadd(self.uc.obj, shl(self.p.free_index, abi.seL4_MinUntypedBits))
+
+    def pre(self) -> list[tuple[str, Any]]:
+        """The retype's preconditions and checks, without the lemmas the generic proofs add."""
+        return [(n, h) for n, h in self.case.pre if not n.startswith("lemma")]
+
+
+# ======================================================================================================
+# Generalisation
+
+
+class _Normaliser:
+    """Quantified subformulas abstracted (cspace._Instantiator.abstract), then reads and connectives
+    resolved (cspace._Resolver with nothing known): the one form in which the generaliser compares
+    terms, whether they come from the goal, a hypothesis or a pattern. Equivalences only."""
+
+    def __init__(self, inst: _Instantiator) -> None:
+        self.inst = inst
+        self.tm = cspace._Terms()
+        self.res = cspace._Resolver(self.tm, {}, {})
+
+    def __call__(self, t: Any) -> Any:
+        t = self.inst.abstract(logic.WORD.lift(t) if isinstance(t, int) else t)
+        return self.tm.wrap(self.res.r(self.tm.mk(t.as_ast())))
+
+    def release(self) -> None:
+        self.tm.release()
+
+
+class _Generaliser:
+    """Replaces window atoms, new caps' objects and the window's bounds by fresh constants (module
+    docstring, step 3). A window atom or object of an if-then-else term is taken apart first:
+    in_window(ite(c, x, y)) is ite(c, in_window(x), in_window(y)), an equivalence."""
+
+    def __init__(self, r: Retype, bounds: Sequence[tuple[str, Any]], abstract: Callable[[Any], Any],
+                 shifts: bool = False) -> None:
+        # The terms met have had their quantifiers abstracted (the reset decision inside the
+        # window's base, for one): so have the patterns they are compared with.
+        self.r = r
+        self.abstract = abstract
+        self.shifts = shifts  # also replace masks and shifts by symbolic amounts
+        self.memo: dict[int, z3.ExprRef] = {}
+        self.keep: list[z3.ExprRef] = []
+        self.made: dict[tuple[str, int], tuple[z3.ExprRef, z3.ExprRef]] = {}  # (kind, id of arg) -> (term, constant)
+        self.fixed: dict[int, z3.ExprRef] = {}
+        for name, t in bounds:
+            t = abstract(t)
+            self.keep.append(t)
+            self.fixed[t.get_id()] = z3.BitVec(f"{name}!gen", 64)
+            self.made[(name, t.get_id())] = (t, self.fixed[t.get_id()])
+        self.base = abstract(r.p.base)
+
+    def _atom(self, kind: str, x: z3.ExprRef, original: Callable[[Any], Any], sort: str) -> z3.ExprRef:
+        if z3.is_app_of(x, z3.Z3_OP_ITE):
+            return z3.If(x.arg(0), self._atom(kind, x.arg(1), original, sort), self._atom(kind, x.arg(2), original, sort))
+        a = self._window_atom_in(x) if kind == "mask" else None
+        if a is not None:
+            return z3.If(a, self._atom(kind, _known(x, a, True), original, sort),
+                         self._atom(kind, _known(x, a, False), original, sort))
+        if kind in ("mask", "shift") and z3.is_bv_value(x if kind == "mask" else x.arg(1)):
+            return z3.simplify(original(x))  # a constant amount: nothing to generalise
+        key = (kind, x.get_id())
+        hit = self.made.get(key)
+        if hit is None:
+            i = len(self.made)
+            c = z3.Bool(f"{kind}!{i}") if sort == "bool" else z3.BitVec(f"{kind}!{i}", 64)
+            hit = (original(x), c)
+            self.keep.append(x)
+            self.made[key] = hit
+        return hit[1]
+
+    def _window_arg(self, t: z3.ExprRef) -> z3.ExprRef | None:
+        """X when t has the shape of in_window(X, ...) (the caller checks it is exactly that)."""
+        if not (z3.is_and(t) and t.num_args() == 2):
+            return None
+        c = t.arg(0)
+        if not (z3.is_eq(c) and z3.is_app_of(c.arg(0), z3.Z3_OP_BAND) and z3.is_app_of(c.arg(0).arg(0), z3.Z3_OP_BSUB)):
+            return None
+        return c.arg(0).arg(0).arg(0)
+
+    def go(self, t: z3.ExprRef) -> z3.ExprRef:
+        """t generalised."""
+        i = t.get_id()
+        hit = self.memo.get(i)
+        if hit is not None:
+            return hit
+        self.keep.append(t)
+        out = self._go(t)
+        self.memo[i] = out
+        return out
+
+    def _go(self, t: z3.ExprRef) -> z3.ExprRef:
+        p, n, ab = self.r.p, self.r.n, self.abstract
+        fixed = self.fixed.get(t.get_id())
+        if fixed is not None:
+            return fixed
+        if z3.is_quantifier(t) or not z3.is_app(t) or t.num_args() == 0:
+            return t
+        x = self._window_arg(t)
+        if x is not None:
+            if t.eq(ab(p.is_new_slot(x, n))):
+                return self._atom("new_slot", self.go(x), lambda y: ab(p.is_new_slot(y, n)), "bool")
+            if t.eq(ab(p.is_new_object(x, n))):
+                return self._atom("new_object", self.go(x), lambda y: ab(p.is_new_object(y, n)), "bool")
+        if z3.is_app_of(t, z3.Z3_OP_BADD) and t.num_args() == 2 and t.arg(0).eq(self.base) \
+                and z3.is_app_of(t.arg(1), z3.Z3_OP_BSHL):
+            inner = t.arg(1).arg(0)
+            if z3.is_app_of(inner, z3.Z3_OP_BLSHR) and z3.is_app_of(inner.arg(0), z3.Z3_OP_BSUB):
+                x = inner.arg(0).arg(0)
+                if t.eq(ab(p.object_for(x))):
+                    return self._atom("object_for", self.go(x), lambda y: ab(p.object_for(y)), "word")
+        args = [self.go(c) for c in t.children()]
+        if self.shifts and z3.is_app_of(t, z3.Z3_OP_BSUB) and _is_one(t.arg(1)) and z3.is_app_of(t.arg(0), z3.Z3_OP_BSHL) \
+                and _is_one(t.arg(0).arg(0)) and not z3.is_bv_value(t.arg(0).arg(1)):
+            # mask(b) for a symbolic b, one constant (its relation to 2^b is a definition below).
+            return self._atom("mask", self.go(t.arg(0).arg(1)), logic.mask, "word")
+        if self.shifts and z3.is_app_of(t, z3.Z3_OP_BSHL) and _is_one(t.arg(0)) and not z3.is_bv_value(t.arg(1)):
+            # A power of two with a symbolic exponent (in a mask, a size, a free index): a
+            # constant per term; what the proofs need of it comes from lemma instances.
+            return self._shift(t.decl(), args)
+        return t if all(a.eq(c) for a, c in zip(args, t.children())) else t.decl()(*args)
+
+    def _window_atom_in(self, t: z3.ExprRef) -> z3.ExprRef | None:
+        """A generalised window atom occurring in t, if any."""
+        st, seen = [t], set()
+        while st:
+            x = st.pop()
+            if x.get_id() in seen:
+                continue
+            seen.add(x.get_id())
+            if z3.is_const(x) and x.decl().name().startswith(("new_slot!", "new_object!")):
+                return x
+            if z3.is_app(x):
+                st.extend(x.children())
+        return None
+
+    def _shift(self, op: z3.FuncDeclRef, args: list[z3.ExprRef]) -> z3.ExprRef:
+        for i, x in enumerate(args):
+            if z3.is_app_of(x, z3.Z3_OP_ITE):
+                # shift(ite(c, x, y), z) is ite(c, shift(x, z), shift(y, z))
+                return z3.If(x.arg(0), self._shift(op, args[:i] + [x.arg(1)] + args[i + 1:]),
+                             self._shift(op, args[:i] + [x.arg(2)] + args[i + 1:]))
+        t = op(*args)
+        a = self._window_atom_in(t)
+        if a is not None:
+            # f(t) is ite(a, f(t with a true), f(t with a false)): the parts then match the
+            # hypotheses' terms, which do not mention the window.
+            return z3.If(a, self._shift(op, [_known(x, a, True) for x in args]),
+                         self._shift(op, [_known(x, a, False) for x in args]))
+        return self._atom("shift", t, lambda y: y, "word")
+
+    def definitions(self) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
+        """(replaced term, its constant) for every replacement made."""
+        return list(self.made.values())
+
+
+def _known(t: z3.ExprRef, atom: z3.ExprRef, value: bool) -> z3.ExprRef:
+    """t resolved with atom known to have value (cspace._Resolver: equivalences only)."""
+    tm = cspace._Terms()
+    out = tm.wrap(cspace._Resolver(tm, {}, {tm.id(atom.as_ast()): tm.T if value else tm.F}).r(tm.mk(t.as_ast())))
+    tm.release()
+    return out
+
+
+def _is_one(t: z3.ExprRef) -> bool:
+    return z3.is_bv_value(t) and t.as_long() == 1
+
+
+# ======================================================================================================
+# Lemmas, proved below over all 64-bit words, used at the query's terms
+
+
+def object_for_lemma(p: ops.RetypePlan, n: Any, k: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): the object a destination slot's cap names is one of the new objects."""
+    premise = And(ule(n, abi.CONFIG_RETYPE_FAN_OUT_LIMIT), ule(p.obj_bits, abi.seL4_MaxUntypedBits))
+    return premise, [("a destination slot's object is a new object",
+                      Implies(p.is_new_slot(k, n), p.is_new_object(p.object_for(k), n)))]
+
+
+def no_wrap_lemma(o: Any, bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): an aligned region that does not start at 0 does not wrap."""
+    return And(logic.is_aligned(o, bits), ne(o, 0)), [("the region does not wrap", ule(o, wadd(o, logic.mask(bits))))]
+
+
+def max_free_index_lemma(bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): an untyped's size in 16-byte units, in bytes, is its size."""
+    return (And(ule(abi.seL4_MinUntypedBits, bits), ult(bits, abi.seL4_WordBits)),
+            [("MAX_FREE_INDEX(bits) * 16 is 2^bits", eq(shl(max_free_index(bits), abi.seL4_MinUntypedBits), shl(1, bits)))])
+
+
+def free_index_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): the free index retype leaves (the window's end, in 16-byte units
+    from the untyped's base) fits the untyped and counts exactly the bytes up to the window's end."""
+    premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
+    premise = And(premise, ule(abi.seL4_MinUntypedBits, obj_bits))
+    base = logic.align_up(wadd(obj, shl(free_index, abi.seL4_MinUntypedBits)), obj_bits)
+    used = wsub(wadd(base, shl(n, obj_bits)), obj)
+    new_free = shr(used, abi.seL4_MinUntypedBits)
+    return premise, [("the new free index fits the untyped", ule(new_free, max_free_index(bits))),
+                     ("the new free index counts the bytes used", eq(shl(new_free, abi.seL4_MinUntypedBits), used))]
+
+
+def _bounds(r: Retype) -> list[tuple[str, Any]]:
+    """The window's bounds, each generalised to one constant."""
+    return [("end", r.end), ("base", r.p.base), ("free_before", r.free_before), ("untyped_top", cap_top(r.uc))]
+
+
+def _window_facts(r: Retype, slots: Sequence[Any], objs: Sequence[Any], pairs: Sequence[tuple[Any, Any]],
+                  untyped_slots: Sequence[Any]) -> list[tuple[str, Any]]:
+    """Instances of the window lemmas (cspace.window_fits, cspace.window_bounds, object_for_lemma,
+    free_index_lemma) and of valid definitions, at the given terms."""
+    p, n, uc = r.p, r.n, r.uc
+    out = [("lemma untyped_retype:window_fits", _lemma(*cspace.window_fits(uc.obj, uc.bits, p.free_index, p.obj_bits, n))),
+           ("lemma untyped_retype:free_index", _lemma(*free_index_lemma(uc.obj, uc.bits, p.free_index, p.obj_bits, n)))]
+    out += [("lemma untyped_retype:object_for", _lemma(*object_for_lemma(p, n, k))) for k in slots]
+    out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o))) for o in objs]
+    out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o2))) for o, o2 in pairs]
+    out += [("lemma is_aligned:no_wrap", _lemma(*no_wrap_lemma(o, r.s.obj_bits[o]))) for o in objs]
+    for k in untyped_slots:
+        c = get_cap(r.s, k)
+        out += [("lemma max_free_index:bytes", _lemma(*max_free_index_lemma(c.bits))),
+                ("lemma is_aligned:no_wrap", _lemma(*no_wrap_lemma(c.obj, c.bits))),
+                (f"definition: {cspace.UNTYPED_TOP}", cspace.untyped_top_definition(c)),
+                ("definition: mask(bits) + 1 is 2^bits", eq(wadd(logic.mask(c.bits), 1), shl(1, c.bits)))]
+    out += [(f"definition: {m}", d) for m, d in cspace.no_aliasing_definitions(uc, p.free_index)]
+    return out
+
+
+# ======================================================================================================
+# The query
+
+
+def _split_on(goal: z3.BoolRef, atoms: Sequence[z3.BoolRef]) -> list[tuple[str, z3.BoolRef]]:
+    """goal as the cases (atom => goal with atom true) and (not atom => goal with it false), for
+    each atom in turn; their conjunction is equivalent to goal."""
+    tm = cspace._Terms()
+    out: list[tuple[str, z3.BoolRef]] = []
+
+    def go(g: Any, known: dict[int, bool], path: list[z3.BoolRef], label: list[str]) -> None:
+        g = cspace._Resolver(tm, {}, {i: tm.T if v else tm.F for i, v in known.items()}).r(g)
+        if tm.id(g) == tm.Tid:
+            return
+        rest = [a for a in atoms if tm.id(a.as_ast()) not in known]
+        if not rest:
+            body = tm.wrap(g)
+            out.append((", ".join(label), z3.Implies(z3.And(path), body) if path else body))
+            return
+        a = rest[0]
+        for val in (True, False):
+            go(g, {**known, tm.id(a.as_ast()): val}, path + [a if val else z3.Not(a)],
+               label + [str(a) if val else f"not {a}"])
+
+    go(tm.mk(goal.as_ast()), {}, [], [])
+    tm.release()
+    return out
+
+# What a proof instantiates: (invariant or "pre", slot terms, object terms); the quantifiers of
+# that invariant (or of the retype's checks) are instantiated at every tuple of those terms.
+Instances = list[tuple[str, list[Any], list[Any]]]
+
+
+def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], Instances],
+                 lemma_terms: Callable[[Retype, list[Any], list[Any]], tuple[list[Any], list[Any], list[Any]]] | None,
+                 shifts: bool = True) -> Query:
+    """untyped_retype:inv from the given instances, generalised (module docstring).
+
+    `instances` and `lemma_terms` get the Retype and the goal's skolem slots and objects;
+    lemma_terms gives (slots, objects, object pairs) for the window lemmas; None when the proof
+    needs none of them.
+    """
+    r = Retype()
+    s = r.s
+    term = INVARIANTS[inv](r.post)
+    conjuncts = list(term.children()) if z3.is_and(term) else [term]
+    consts: list[z3.ExprRef] = []
+    parts = [_skolemize(c, consts) for c in conjuncts]
+    goal = z3.And(parts) if len(parts) > 1 else parts[0]
+    facts = [ne(r.ut, NULL)]
+    split = split_goal(goal, [r.p.reset], consts, facts)
+    gslots = [k for k in consts if not str(k).startswith("obj")]
+    gobjs = [k for k in consts if str(k).startswith("obj")]
+    hyps: list[tuple[str, Any]] = []
+    all_slots, all_objs = list(gslots), list(gobjs)
+    inst = _AllTerms(_Matcher([]), Terms(slots=[], objs=[]))
+    for name, slots, objs in instances(r, gslots, gobjs):
+        inst.terms = Terms(slots=_dedup(slots), objs=_dedup(objs))
+        all_slots += slots
+        all_objs += objs
+        if name == "pre":
+            hyps += [(h_name, inst.positive(h)) for h_name, h in r.pre()]
+        else:
+            hyps.append((f"{name} (instances)", inst.positive(INVARIANTS[name](s))))
+    if lemma_terms is not None:
+        lslots, lobjs, lpairs = lemma_terms(r, gslots, gobjs)
+        hyps += [(name, inst.abstract(h)) for name, h in _window_facts(r, lslots, lobjs, lpairs, _dedup(all_slots))]
+    body = inst.abstract(Implies(And(*facts), split))
+    inst.terms = Terms(slots=_dedup(all_slots), objs=_dedup(all_objs))
+    hyps += inst.side()
+    norm = _Normaliser(inst)
+    gen = _Generaliser(r, _bounds(r), norm)
+    hyps = [(name, gen.go(norm(h))) for name, h in hyps]
+    body = gen.go(norm(body))
+    # Split again, on whether the goal's slots are destination slots and its objects new ones
+    # (and on the object type): equivalences only.
+    atoms = [gen.made[(kind, k.get_id())][1] for kind, ks in (("new_slot", gslots), ("new_object", gobjs))
+             for k in ks if (kind, k.get_id()) in gen.made]
+    goals = [(f"{inv} [{label}]" if label else inv, g) for label, g in _split_on(body, atoms)]
+    # Masks and shifts by symbolic amounts last: the split has taken the window's if-then-elses
+    # out of their arguments, so they are the terms the hypotheses have.
+    gen2 = _Generaliser(r, [], norm, shifts=shifts)
+    hyps = [(name, gen2.go(h)) for name, h in hyps]
+    goals = [(n2, gen2.go(g2)) for n, g in goals for n2, g2 in goal_cases(n, g)]
+    norm.release()
+    decode = cspace._decoder(s, r.case, Terms(slots=_dedup(all_slots), objs=_dedup(all_objs)))
+    return cspace._nested_query(s, hyps, goals, decode)
+
+
+# ======================================================================================================
+# The obligations: for each invariant, the instances its proof uses (argued in the comments)
+
+
+def _cdt_anc(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # New slots were empty: no CDT edges, no ancestors (cdt_anc, mdb_cte_at, valid_nullcaps there);
+    # they hang below ut with ut's ancestors.
+    ps = [r.s.cdt_parent[k] for k in gs + [r.ut]]
+    return [(name, gs + [r.ut] + ps, []) for name in ("cdt_anc", "mdb_cte_at", "valid_nullcaps", "pre")]
+
+
+def _valid_caps(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap names a new object; an old cap's object is not in the window (valid_untyped at
+    # ut: it lies below the free index) nor detyped (untyped_mdb: it would descend from ut).
+    x, = gs
+    ox = r.s.cap_obj[x]
+    return [("valid_caps", [x, r.ut], []), ("valid_untyped", [r.ut], [ox]), ("untyped_mdb", [r.ut, x], []),
+            ("pspace_aligned", [], [ox]), ("pre", [x, r.ut], [])]
+
+
+def _pspace_distinct(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # New objects are disjoint (window lemma) and above every old object that overlaps ut.
+    a, b = go
+    return [("pspace_distinct", [], [a, b]), ("valid_untyped", [r.ut], [a, b]), ("pspace_aligned", [], [a, b]),
+            ("valid_caps", [r.ut], []), ("pre", [r.ut], [])]
+
+
+def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    return gs, [r.p.object_for(k) for k in gs] + [r.s.cap_obj[k] for k in gs] + go, []
+
+
+def _lemmas_pairs(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    return [], go, [tuple(go)]
+
+
+FOCUSED: dict[str, tuple[Callable[..., Instances], Callable[..., tuple[list[Any], list[Any], list[Any]]] | None]] = {
+    "cdt_anc": (_cdt_anc, None),
+    "valid_caps": (_valid_caps, _lemmas_slots),
+    "pspace_distinct": (_pspace_distinct, _lemmas_pairs),
+}
+
+
+def _register(inv: str) -> None:
+    instances, lemma_terms = FOCUSED[inv]
+
+    @obligation(name=f"untyped_retype:{inv}", about=("spec.ops.untyped_retype",),
+                property=f"untyped_retype keeps {inv}: {cspace._PROPERTY[inv]}", kind="invariant", timeout_s=60)
+    def build() -> Query:
+        return retype_query(inv, instances, lemma_terms)
+
+
+for _inv in FOCUSED:
+    _register(_inv)
+
+
+# The lemmas, each proved on its own over all 64-bit words.
+
+
+@obligation(name="untyped_retype:object_for", about=("spec.ops.RetypePlan.object_for",),
+            property="the object a destination slot's new cap names is one of the new objects", kind="invariant",
+            timeout_s=60)
+def _object_for() -> Query:
+    w = logic.word
+    p = ops.RetypePlan(reset=z3.Bool("reset"), free_index=w("free_index"), obj_bits=w("obj_bits"), base=w("base"),
+                       first_slot=w("first_slot"))
+    return cspace._lemma_query(*object_for_lemma(p, w("n"), w("k")))
+
+
+@obligation(name="untyped_retype:free_index", about=("spec.ops.untyped_retype_effect",),
+            property="the free index retype leaves fits the untyped and counts the bytes used", kind="invariant",
+            timeout_s=60)
+def _free_index() -> Query:
+    w = logic.word
+    return cspace._lemma_query(*free_index_lemma(w("obj"), w("bits"), w("free_index"), w("obj_bits"), w("n")))
+
+
+@obligation(name="is_aligned:no_wrap", about=("spec.logic.is_aligned",),
+            property="an aligned region that does not start at 0 does not wrap", kind="invariant", timeout_s=60)
+def _no_wrap() -> Query:
+    return cspace._lemma_query(*no_wrap_lemma(logic.word("o"), logic.word("bits")))
+
+
+@obligation(name="max_free_index:bytes", about=("spec.state.max_free_index",),
+            property="MAX_FREE_INDEX(bits) units of 16 bytes are 2^bits bytes", kind="invariant", timeout_s=60)
+def _max_free_index() -> Query:
+    return cspace._lemma_query(*max_free_index_lemma(logic.word("bits")))
