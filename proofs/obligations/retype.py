@@ -10,12 +10,15 @@ built as no_aliasing_query is, from a chosen set of terms, and then generalised:
 2. The hypotheses are the needed invariants instantiated at every tuple of the chosen slot and
    object terms (`_AllTerms`), the operation's checks likewise, and proved lemmas (below and in
    cspace.py) at the same terms. Instances only weaken the hypotheses.
-3. Generalisation (`_generalise`): each window atom (slot k is a destination slot, o is a new
-   object), each new cap's object, and each bound of the window (its first object, its last byte,
-   the free byte, the untyped's last byte, the new free index) is replaced, in hypotheses and goal
-   alike, by a fresh constant. A formula proved for every value of those constants is proved for
-   the values the replaced terms have, so this is sound; what the proof needs to know about the
-   replaced terms comes from lemma instances stated on the terms before they are replaced.
+3. Generalisation (`_Generaliser`): each window atom (slot k is a destination slot, o is a new
+   object), each new cap's object, and each bound of the window (its first object, its end, the
+   first free byte, the untyped's last byte) is replaced, in hypotheses and goal alike, by a fresh
+   constant. The goal is then split on the goal's window atoms (`_split_on`), and a second pass
+   replaces each mask and power of two with a symbolic exponent (an if-then-else inside one is
+   taken out first, an equivalence). A formula proved for every value of those constants is
+   proved for the values the replaced terms have, so this is sound; what the proof needs to know
+   about the replaced terms comes from lemma instances (proved below, over all words) and valid
+   definitions (tests/test_retype_proofs.py), stated on the terms before they are replaced.
    Replacing only some occurrences of a term is sound too (the formula holds for every value, the
    term's included), so a term the pass misses only makes the query harder, never wrong.
 
@@ -137,11 +140,11 @@ class _Generaliser:
     def _atom(self, kind: str, x: z3.ExprRef, original: Callable[[Any], Any], sort: str) -> z3.ExprRef:
         if z3.is_app_of(x, z3.Z3_OP_ITE):
             return z3.If(x.arg(0), self._atom(kind, x.arg(1), original, sort), self._atom(kind, x.arg(2), original, sort))
-        a = self._window_atom_in(x) if kind == "mask" else None
+        a = self._condition_in(x) if kind == "mask" else None
         if a is not None:
             return z3.If(a, self._atom(kind, _known(x, a, True), original, sort),
                          self._atom(kind, _known(x, a, False), original, sort))
-        if kind in ("mask", "shift") and z3.is_bv_value(x if kind == "mask" else x.arg(1)):
+        if kind in ("mask", "shift") and z3.is_bv_value(z3.simplify(x if kind == "mask" else x.arg(1))):
             return z3.simplify(original(x))  # a constant amount: nothing to generalise
         key = (kind, x.get_id())
         hit = self.made.get(key)
@@ -204,31 +207,25 @@ class _Generaliser:
             return self._shift(t.decl(), args)
         return t if all(a.eq(c) for a, c in zip(args, t.children())) else t.decl()(*args)
 
-    def _window_atom_in(self, t: z3.ExprRef) -> z3.ExprRef | None:
-        """A generalised window atom occurring in t, if any."""
+    def _condition_in(self, t: z3.ExprRef) -> z3.ExprRef | None:
+        """The condition of an if-then-else inside the word t, if any."""
         st, seen = [t], set()
         while st:
             x = st.pop()
-            if x.get_id() in seen:
+            if x.get_id() in seen or not z3.is_app(x) or z3.is_bool(x):
                 continue
             seen.add(x.get_id())
-            if z3.is_const(x) and x.decl().name().startswith(("new_slot!", "new_object!")):
-                return x
-            if z3.is_app(x):
-                st.extend(x.children())
+            if z3.is_app_of(x, z3.Z3_OP_ITE):
+                return x.arg(0)
+            st.extend(x.children())
         return None
 
     def _shift(self, op: z3.FuncDeclRef, args: list[z3.ExprRef]) -> z3.ExprRef:
-        for i, x in enumerate(args):
-            if z3.is_app_of(x, z3.Z3_OP_ITE):
-                # shift(ite(c, x, y), z) is ite(c, shift(x, z), shift(y, z))
-                return z3.If(x.arg(0), self._shift(op, args[:i] + [x.arg(1)] + args[i + 1:]),
-                             self._shift(op, args[:i] + [x.arg(2)] + args[i + 1:]))
         t = op(*args)
-        a = self._window_atom_in(t)
+        a = self._condition_in(t)
         if a is not None:
-            # f(t) is ite(a, f(t with a true), f(t with a false)): the parts then match the
-            # hypotheses' terms, which do not mention the window.
+            # f(t) is ite(a, f(t with a true), f(t with a false)): the parts are then the terms
+            # the hypotheses have (which do not mention the window or the object type).
             return z3.If(a, self._shift(op, [_known(x, a, True) for x in args]),
                          self._shift(op, [_known(x, a, False) for x in args]))
         return self._atom("shift", t, lambda y: y, "word")
@@ -241,7 +238,10 @@ class _Generaliser:
 def _known(t: z3.ExprRef, atom: z3.ExprRef, value: bool) -> z3.ExprRef:
     """t resolved with atom known to have value (cspace._Resolver: equivalences only)."""
     tm = cspace._Terms()
-    out = tm.wrap(cspace._Resolver(tm, {}, {tm.id(atom.as_ast()): tm.T if value else tm.F}).r(tm.mk(t.as_ast())))
+    a = tm.mk(atom.as_ast())
+    v = tm.T if value else tm.F
+    res = cspace._Resolver(tm, {}, {tm.id(a): v}) if z3.is_const(atom) else cspace._Resolver(tm, {tm.id(a): value}, {})
+    out = tm.wrap(res.r(tm.mk(t.as_ast())))
     tm.release()
     return out
 
@@ -254,11 +254,15 @@ def _is_one(t: z3.ExprRef) -> bool:
 # Lemmas, proved below over all 64-bit words, used at the query's terms
 
 
-def object_for_lemma(p: ops.RetypePlan, n: Any, k: Any) -> tuple[Any, list[tuple[str, Any]]]:
-    """(premise, conclusions): the object a destination slot's cap names is one of the new objects."""
+def object_for_lemma(p: ops.RetypePlan, n: Any, k: Any, k2: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): the object a destination slot's cap names is one of the new objects,
+    and two destination slots name two objects."""
     premise = And(ule(n, abi.CONFIG_RETYPE_FAN_OUT_LIMIT), ule(p.obj_bits, abi.seL4_MaxUntypedBits))
     return premise, [("a destination slot's object is a new object",
-                      Implies(p.is_new_slot(k, n), p.is_new_object(p.object_for(k), n)))]
+                      Implies(p.is_new_slot(k, n), p.is_new_object(p.object_for(k), n))),
+                     ("two destination slots name two objects",
+                      Implies(And(p.is_new_slot(k, n), p.is_new_slot(k2, n), ne(k, k2)),
+                              ne(p.object_for(k), p.object_for(k2))))]
 
 
 def no_wrap_lemma(o: Any, bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
@@ -296,7 +300,7 @@ def _window_facts(r: Retype, slots: Sequence[Any], objs: Sequence[Any], pairs: S
     p, n, uc = r.p, r.n, r.uc
     out = [("lemma untyped_retype:window_fits", _lemma(*cspace.window_fits(uc.obj, uc.bits, p.free_index, p.obj_bits, n))),
            ("lemma untyped_retype:free_index", _lemma(*free_index_lemma(uc.obj, uc.bits, p.free_index, p.obj_bits, n)))]
-    out += [("lemma untyped_retype:object_for", _lemma(*object_for_lemma(p, n, k))) for k in slots]
+    out += [("lemma untyped_retype:object_for", _lemma(*object_for_lemma(p, n, k, k2))) for k in slots for k2 in slots]
     out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o))) for o in objs]
     out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o2))) for o, o2 in pairs]
     out += [("lemma is_aligned:no_wrap", _lemma(*no_wrap_lemma(o, r.s.obj_bits[o]))) for o in objs]
@@ -396,7 +400,23 @@ def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], I
     goals = [(n2, gen2.go(g2)) for n, g in goals for n2, g2 in goal_cases(n, g)]
     norm.release()
     decode = cspace._decoder(s, r.case, Terms(slots=_dedup(all_slots), objs=_dedup(all_objs)))
-    return cspace._nested_query(s, hyps, goals, decode)
+    return cspace._nested_query(s, hyps, goals, _flag_off_definition(decode, gen.definitions() + gen2.definitions()))
+
+
+def _flag_off_definition(decode: Callable[[z3.ModelRef, Callable[[Any], Any]], dict[str, Any]],
+                         defs: list[tuple[z3.ExprRef, z3.ExprRef]]) -> Callable[[z3.ModelRef, Callable[[Any], Any]],
+                                                                                dict[str, Any]]:
+    """decode, plus the replaced terms whose model value is not their definition's (module docstring)."""
+    def go(model: z3.ModelRef, value: Callable[[Any], Any]) -> dict[str, Any]:
+        out = decode(model, value)
+        off = []
+        for term, const in defs:
+            v = value(term)
+            if v is not None and v != value(const):
+                off.append(str(const))
+        out["generalised terms off their definitions"] = off
+        return out
+    return go
 
 
 # ======================================================================================================
@@ -426,6 +446,24 @@ def _pspace_distinct(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
             ("valid_caps", [r.ut], []), ("pre", [r.ut], [])]
 
 
+def _descendants_inc(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap is a physical cap inside ut's range (window lemmas); an old edge is unchanged
+    # (its parent holds a cap, so it is not a destination slot).
+    c, = gs
+    return [("descendants_inc", [c], []), ("mdb_cte_at", [c], []), ("valid_caps", [r.ut], []),
+            ("pre", [c, r.ut, r.s.cdt_parent[c]], [])]
+
+
+def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap descends from ut and from ut's ancestors; no old cap names an object inside a new
+    # untyped (such an object would lie above ut's free index, or was detyped with ut childless).
+    u, c = gs
+    sl = [u, c, r.ut]
+    oc = r.s.cap_obj[c]
+    return [("untyped_mdb", sl, []), ("untyped_inc", [u, r.ut], []), ("valid_untyped", [u, r.ut], [oc]),
+            ("valid_caps", sl, []), ("cdt_anc", sl, []), ("pre", sl, []), ("pspace_aligned", [], [oc])]
+
+
 def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
     return gs, [r.p.object_for(k) for k in gs] + [r.s.cap_obj[k] for k in gs] + go, []
 
@@ -438,6 +476,8 @@ FOCUSED: dict[str, tuple[Callable[..., Instances], Callable[..., tuple[list[Any]
     "cdt_anc": (_cdt_anc, None),
     "valid_caps": (_valid_caps, _lemmas_slots),
     "pspace_distinct": (_pspace_distinct, _lemmas_pairs),
+    "descendants_inc": (_descendants_inc, _lemmas_slots),
+    "untyped_mdb": (_untyped_mdb, _lemmas_slots),
 }
 
 
@@ -445,7 +485,7 @@ def _register(inv: str) -> None:
     instances, lemma_terms = FOCUSED[inv]
 
     @obligation(name=f"untyped_retype:{inv}", about=("spec.ops.untyped_retype",),
-                property=f"untyped_retype keeps {inv}: {cspace._PROPERTY[inv]}", kind="invariant", timeout_s=60)
+                property=f"untyped_retype keeps {inv}: {cspace._PROPERTY[inv]}", kind="invariant", timeout_s=120)
     def build() -> Query:
         return retype_query(inv, instances, lemma_terms)
 
@@ -458,13 +498,14 @@ for _inv in FOCUSED:
 
 
 @obligation(name="untyped_retype:object_for", about=("spec.ops.RetypePlan.object_for",),
-            property="the object a destination slot's new cap names is one of the new objects", kind="invariant",
+            property="the object a destination slot's new cap names is one of the new objects, one per slot",
+            kind="invariant",
             timeout_s=60)
 def _object_for() -> Query:
     w = logic.word
     p = ops.RetypePlan(reset=z3.Bool("reset"), free_index=w("free_index"), obj_bits=w("obj_bits"), base=w("base"),
                        first_slot=w("first_slot"))
-    return cspace._lemma_query(*object_for_lemma(p, w("n"), w("k")))
+    return cspace._lemma_query(*object_for_lemma(p, w("n"), w("k"), w("k2")))
 
 
 @obligation(name="untyped_retype:free_index", about=("spec.ops.untyped_retype_effect",),
