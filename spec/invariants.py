@@ -100,7 +100,8 @@ def cdt_anc(s: State) -> Bool:
     return And(anc_parent(s), anc_step(s), anc_closed(s))
 
 
-def _inside(inner: Cap, outer: Cap) -> Bool:
+def cap_inside(inner: Cap, outer: Cap) -> Bool:
+    """The range of the cap inner lies within the range of the cap outer."""
     return And(ule(outer.obj, inner.obj), ule(cap_top(inner), cap_top(outer)))
 
 
@@ -109,7 +110,7 @@ def descendants_inc(s: State) -> Bool:
     def edge(c: Word) -> Bool:
         p = s.cdt_parent[c]
         cc, pc = get_cap(s, c), get_cap(s, p)
-        return Implies(ne(p, NULL), And(eq(cap_class(cc), cap_class(pc)), Implies(is_physical(cc), _inside(cc, pc))))
+        return Implies(ne(p, NULL), And(eq(cap_class(cc), cap_class(pc)), Implies(is_physical(cc), cap_inside(cc, pc))))
     return _slots(s, edge)
 
 
@@ -141,7 +142,7 @@ def untyped_inc(s: State) -> Bool:
     def ok(a: Word, b: Word) -> Bool:
         ca, cb = get_cap(s, a), get_cap(s, b)
         ta, tb = cap_top(ca), cap_top(cb)
-        a_in_b, b_in_a = _inside(ca, cb), _inside(cb, ca)
+        a_in_b, b_in_a = cap_inside(ca, cb), cap_inside(cb, ca)
         disjoint = Or(ult(ta, cb.obj), ult(tb, ca.obj))
         strictly_in = And(a_in_b, Not(b_in_a))
         return Implies(And(is_untyped(ca), is_untyped(cb)), And(

@@ -29,8 +29,8 @@ def test_focused_obligations_are_registered_once() -> None:
         assert names.count(f"untyped_retype:{inv}") == 1
         assert ("untyped_retype", inv) in cspace.FOCUSED
     assert not cspace.FOCUSED & cspace.NOT_YET
-    for lemma in ("untyped_retype:object_for", "untyped_retype:free_index", "is_aligned:no_wrap",
-                  "max_free_index:bytes"):
+    for lemma in ("untyped_retype:object_for", "untyped_retype:free_index", "untyped_retype:whole_window",
+                  "untyped_retype:nested_window", "is_aligned:no_wrap", "max_free_index:bytes", "mask:size"):
         assert lemma in names
 
 
@@ -56,11 +56,23 @@ def test_split_on_atoms_is_equivalent() -> None:
     s = z3.Solver()
     s.add(z3.And([g for _, g in cases]) != goal)
     assert s.check() == z3.unsat
+    # A further split on the paths where a holds and b does not.
+    more = retype._split_on(goal, [a, b], lambda d: [("small", z3.ULT(x, 5))] if d.get(a.get_id()) and not d.get(b.get_id(), True)
+                            else [])
+    assert len(more) > len(cases)
+    s = z3.Solver()
+    s.add(z3.And([g for _, g in more]) != goal)
+    assert s.check() == z3.unsat
 
 
 @pytest.mark.parametrize("inv", sorted(retype.FOCUSED))
 def test_generalised_goals_have_no_symbolic_shifts(inv: str) -> None:
     q = get_obligation(f"untyped_retype:{inv}").build()
+    # (And every lemma a query assumes is an obligation of its own.)
+    names = {ob.name for ob in all_obligations()}
+    for name, _ in q.hypotheses:
+        if name.startswith("lemma "):
+            assert name.removeprefix("lemma ") in names, name
     for name, g in q.goal:
         text = g.sexpr()
         assert "bvlshr" not in text.replace("bvlshr (bvsub end!gen", ""), name
@@ -101,3 +113,18 @@ def test_objects_from_the_untyped_base_break_pspace_distinct(monkeypatch: pytest
     monkeypatch.setattr(ops, "retype_plan", lambda *a: dataclasses.replace(real(*a), base=get_cap(a[0], a[1]).obj))
     r = solve(get_obligation("untyped_retype:pspace_distinct"), use_cache=False)
     assert r.status == "refuted"
+
+
+def test_a_free_index_left_behind_breaks_valid_untyped_and_untyped_inc(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Retype that does not advance the untyped's free index past the new objects.
+    real = ops.untyped_retype_effect
+
+    def stale(s, ut, *rest):  # type: ignore[no-untyped-def]
+        post = real(s, ut, *rest)
+        return post.replace(cap_free=post.cap_free.set(ut, s.cap_free[ut]))
+
+    monkeypatch.setattr(ops, "untyped_retype_effect", stale)
+    for inv in ("valid_untyped", "untyped_inc"):
+        r = solve(get_obligation(f"untyped_retype:{inv}"), use_cache=False)
+        assert r.status == "refuted", inv
+        assert r.counterexample is not None

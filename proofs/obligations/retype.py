@@ -22,6 +22,12 @@ built as no_aliasing_query is, from a chosen set of terms, and then generalised:
    Replacing only some occurrences of a term is sound too (the formula holds for every value, the
    term's included), so a term the pass misses only makes the query harder, never wrong.
 
+4. Where a window case needs an argument by cases the solver does not find (a new object against
+   an old untyped: how untyped_inc nests that untyped and ut), a rule (`CaseRule`) splits that
+   case further on the atoms of the argument; each split is again an equivalence (`_split_on`).
+
+The generalised queries are quantifier-free, so the runner bit-blasts them (proofs/solve.py).
+
 A counterexample to a generalised query may give a replaced term a value its definition does not
 allow; the decoder lists each replaced term whose model value differs from its definition's
 (`generalised terms off their definitions`), so such a report says it may be spurious.
@@ -40,7 +46,7 @@ from proofs.obligations import cspace
 from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemma, _Matcher, _skolemize, goal_cases,
                                        split_goal)
 from spec import abi, logic, ops
-from spec.invariants import INVARIANTS
+from spec.invariants import INVARIANTS, cap_inside
 from spec.logic import And, Implies, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, wsub
 from spec.state import NULL, State, cap_top, get_cap, max_free_index
 
@@ -142,8 +148,9 @@ class _Generaliser:
             return z3.If(x.arg(0), self._atom(kind, x.arg(1), original, sort), self._atom(kind, x.arg(2), original, sort))
         a = self._condition_in(x) if kind == "mask" else None
         if a is not None:
-            return z3.If(a, self._atom(kind, _known(x, a, True), original, sort),
-                         self._atom(kind, _known(x, a, False), original, sort))
+            xt, xf = _known(x, a, True), _known(x, a, False)
+            if not (xt.eq(x) or xf.eq(x)):  # else the resolver could not take a out: keep the term whole
+                return z3.If(a, self._atom(kind, xt, original, sort), self._atom(kind, xf, original, sort))
         if kind in ("mask", "shift") and z3.is_bv_value(z3.simplify(x if kind == "mask" else x.arg(1))):
             return z3.simplify(original(x))  # a constant amount: nothing to generalise
         key = (kind, x.get_id())
@@ -226,8 +233,9 @@ class _Generaliser:
         if a is not None:
             # f(t) is ite(a, f(t with a true), f(t with a false)): the parts are then the terms
             # the hypotheses have (which do not mention the window or the object type).
-            return z3.If(a, self._shift(op, [_known(x, a, True) for x in args]),
-                         self._shift(op, [_known(x, a, False) for x in args]))
+            at, af = [_known(x, a, True) for x in args], [_known(x, a, False) for x in args]
+            if not (all(x.eq(y) for x, y in zip(at, args)) or all(x.eq(y) for x, y in zip(af, args))):
+                return z3.If(a, self._shift(op, at), self._shift(op, af))
         return self._atom("shift", t, lambda y: y, "word")
 
     def definitions(self) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
@@ -276,6 +284,14 @@ def max_free_index_lemma(bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
             [("MAX_FREE_INDEX(bits) * 16 is 2^bits", eq(shl(max_free_index(bits), abi.seL4_MinUntypedBits), shl(1, bits)))])
 
 
+def size_lemma(bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): a region of at most 2^seL4_MaxUntypedBits bytes has a size that is
+    not 0 and a mask below that bound."""
+    return ule(bits, abi.seL4_MaxUntypedBits), [
+        ("2^bits is not 0", ne(shl(1, bits), 0)),
+        ("mask(bits) is below 2^seL4_MaxUntypedBits", ult(logic.mask(bits), shl(1, abi.seL4_MaxUntypedBits)))]
+
+
 def free_index_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any) -> tuple[Any, list[tuple[str, Any]]]:
     """(premise, conclusions): the free index retype leaves (the window's end, in 16-byte units
     from the untyped's base) fits the untyped and counts exactly the bytes up to the window's end."""
@@ -286,6 +302,27 @@ def free_index_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any
     new_free = shr(used, abi.seL4_MinUntypedBits)
     return premise, [("the new free index fits the untyped", ule(new_free, max_free_index(bits))),
                      ("the new free index counts the bytes used", eq(shl(new_free, abi.seL4_MinUntypedBits), used))]
+
+
+def nested_window_lemma(ub: Any, utb: Any, fb: Any, base: Any, lo: Any, hi: Any, last: Any, ut_end: Any, ut_top: Any,
+                        u_top: Any, fu: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): an object [lo, hi] in the window [base, last] of the untyped at utb
+    (first free byte fb, last byte ut_top), which lies strictly inside the untyped at ub (last byte
+    u_top, fu free bytes), lies inside the outer untyped and below its free index."""
+    premise = And(ule(ub, utb), ule(utb, fb), ule(fb, base), ule(base, lo), ule(lo, hi), ule(hi, last),
+                  ule(last, ut_end), eq(ut_top, ut_end), ule(ut_top, u_top), ult(wsub(ut_top, ub), fu))
+    return premise, [("the object lies inside the outer untyped", And(ule(ub, lo), ule(hi, u_top))),
+                     ("the object lies below the outer untyped's free index", ult(wsub(hi, ub), fu))]
+
+
+def whole_window_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any, o: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): a new object with the untyped's whole range leaves the untyped full."""
+    premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
+    base = logic.align_up(wadd(obj, shl(free_index, abi.seL4_MinUntypedBits)), obj_bits)
+    premise = And(premise, ule(abi.seL4_MinUntypedBits, obj_bits), ops.in_window(o, base, n, obj_bits), eq(o, obj),
+                  eq(wadd(o, logic.mask(obj_bits)), wadd(obj, logic.mask(bits))))
+    new_free = shr(wsub(wadd(base, shl(n, obj_bits)), obj), abi.seL4_MinUntypedBits)
+    return premise, [("the untyped is left full", eq(new_free, max_free_index(bits)))]
 
 
 def _bounds(r: Retype) -> list[tuple[str, Any]]:
@@ -299,14 +336,18 @@ def _window_facts(r: Retype, slots: Sequence[Any], objs: Sequence[Any], pairs: S
     free_index_lemma) and of valid definitions, at the given terms."""
     p, n, uc = r.p, r.n, r.uc
     out = [("lemma untyped_retype:window_fits", _lemma(*cspace.window_fits(uc.obj, uc.bits, p.free_index, p.obj_bits, n))),
-           ("lemma untyped_retype:free_index", _lemma(*free_index_lemma(uc.obj, uc.bits, p.free_index, p.obj_bits, n)))]
+           ("lemma untyped_retype:free_index", _lemma(*free_index_lemma(uc.obj, uc.bits, p.free_index, p.obj_bits, n))),
+           ("lemma mask:size", _lemma(*size_lemma(p.obj_bits)))]
     out += [("lemma untyped_retype:object_for", _lemma(*object_for_lemma(p, n, k, k2))) for k in slots for k2 in slots]
     out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o))) for o in objs]
     out += [("lemma in_window:bounds", _lemma(*cspace.window_bounds(p.base, p.obj_bits, n, o, o2))) for o, o2 in pairs]
     out += [("lemma is_aligned:no_wrap", _lemma(*no_wrap_lemma(o, r.s.obj_bits[o]))) for o in objs]
+    out += [("lemma untyped_retype:whole_window",
+             _lemma(*whole_window_lemma(uc.obj, uc.bits, p.free_index, p.obj_bits, n, o))) for o in objs]
     for k in untyped_slots:
         c = get_cap(r.s, k)
         out += [("lemma max_free_index:bytes", _lemma(*max_free_index_lemma(c.bits))),
+                ("lemma mask:size", _lemma(*size_lemma(c.bits))),
                 ("lemma is_aligned:no_wrap", _lemma(*no_wrap_lemma(c.obj, c.bits))),
                 (f"definition: {cspace.UNTYPED_TOP}", cspace.untyped_top_definition(c)),
                 ("definition: mask(bits) + 1 is 2^bits", eq(wadd(logic.mask(c.bits), 1), shl(1, c.bits)))]
@@ -318,43 +359,57 @@ def _window_facts(r: Retype, slots: Sequence[Any], objs: Sequence[Any], pairs: S
 # The query
 
 
-def _split_on(goal: z3.BoolRef, atoms: Sequence[z3.BoolRef]) -> list[tuple[str, z3.BoolRef]]:
+def _split_on(goal: z3.BoolRef, atoms: Sequence[z3.BoolRef],
+              then: Callable[[dict[int, bool]], Sequence[tuple[str, z3.BoolRef]]] | None = None
+              ) -> list[tuple[str, z3.BoolRef]]:
     """goal as the cases (atom => goal with atom true) and (not atom => goal with it false), for
-    each atom in turn; their conjunction is equivalent to goal."""
+    each atom in turn; their conjunction is equivalent to goal. `then`, given the values decided
+    on a path (by atom id), gives further (name, atom)s to split that path on."""
     tm = cspace._Terms()
     out: list[tuple[str, z3.BoolRef]] = []
 
-    def go(g: Any, known: dict[int, bool], path: list[z3.BoolRef], label: list[str]) -> None:
+    def go(g: Any, known: dict[int, bool], path: list[z3.BoolRef], label: list[str],
+           todo: list[tuple[str, z3.BoolRef]], more: bool) -> None:
         g = cspace._Resolver(tm, {}, {i: tm.T if v else tm.F for i, v in known.items()}).r(g)
         if tm.id(g) == tm.Tid:
             return
-        rest = [a for a in atoms if tm.id(a.as_ast()) not in known]
+        rest = [(n, a) for n, a in todo if tm.id(a.as_ast()) not in known]
+        if not rest and more and then is not None:
+            decided = {a.get_id(): known[tm.id(a.as_ast())] for a in atoms if tm.id(a.as_ast()) in known}
+            go(g, known, path, label, list(then(decided)), False)
+            return
         if not rest:
             body = tm.wrap(g)
             out.append((", ".join(label), z3.Implies(z3.And(path), body) if path else body))
             return
-        a = rest[0]
+        name, a = rest[0]
         for val in (True, False):
             go(g, {**known, tm.id(a.as_ast()): val}, path + [a if val else z3.Not(a)],
-               label + [str(a) if val else f"not {a}"])
+               label + [name if val else f"not {name}"], todo, more)
 
-    go(tm.mk(goal.as_ast()), {}, [], [])
+    go(tm.mk(goal.as_ast()), {}, [], [], [(str(a), a) for a in atoms], True)
     tm.release()
     return out
 
 # What a proof instantiates: (invariant or "pre", slot terms, object terms); the quantifiers of
 # that invariant (or of the retype's checks) are instantiated at every tuple of those terms.
 Instances = list[tuple[str, list[Any], list[Any]]]
+# A further split of some window cases: when every (window kind, goal term, value) holds, split on
+# each (name, atom) too.
+CaseRule = tuple[list[tuple[str, Any, bool]], list[tuple[str, Any]]]
 
 
 def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], Instances],
                  lemma_terms: Callable[[Retype, list[Any], list[Any]], tuple[list[Any], list[Any], list[Any]]] | None,
-                 shifts: bool = True) -> Query:
+                 shifts: bool = True,
+                 cases: Callable[[Retype, list[Any], list[Any]], list[CaseRule]] | None = None,
+                 lemmas: Callable[[Retype, list[Any], list[Any]], list[tuple[str, Any]]] | None = None) -> Query:
     """untyped_retype:inv from the given instances, generalised (module docstring).
 
     `instances` and `lemma_terms` get the Retype and the goal's skolem slots and objects;
     lemma_terms gives (slots, objects, object pairs) for the window lemmas; None when the proof
-    needs none of them.
+    needs none of them. `cases` (same arguments) gives rules for splitting some window cases
+    further (CaseRule).
     """
     r = Retype()
     s = r.s
@@ -381,6 +436,8 @@ def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], I
     if lemma_terms is not None:
         lslots, lobjs, lpairs = lemma_terms(r, gslots, gobjs)
         hyps += [(name, inst.abstract(h)) for name, h in _window_facts(r, lslots, lobjs, lpairs, _dedup(all_slots))]
+    if lemmas is not None:
+        hyps += [(name, inst.abstract(h)) for name, h in lemmas(r, gslots, gobjs)]
     body = inst.abstract(Implies(And(*facts), split))
     inst.terms = Terms(slots=_dedup(all_slots), objs=_dedup(all_objs))
     hyps += inst.side()
@@ -392,7 +449,14 @@ def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], I
     # (and on the object type): equivalences only.
     atoms = [gen.made[(kind, k.get_id())][1] for kind, ks in (("new_slot", gslots), ("new_object", gobjs))
              for k in ks if (kind, k.get_id()) in gen.made]
-    goals = [(f"{inv} [{label}]" if label else inv, g) for label, g in _split_on(body, atoms)]
+    rules = [([(gen.made[(kind, t.get_id())][1].get_id(), v) for kind, t, v in when],
+              [(name, gen.go(norm(a))) for name, a in split])
+             for when, split in (cases(r, gslots, gobjs) if cases is not None else [])]
+
+    def then(decided: dict[int, bool]) -> list[tuple[str, z3.BoolRef]]:
+        return [x for when, split in rules if all(decided.get(i) == v for i, v in when) for x in split]
+
+    goals = [(f"{inv} [{label}]" if label else inv, g) for label, g in _split_on(body, atoms, then)]
     # Masks and shifts by symbolic amounts last: the split has taken the window's if-then-elses
     # out of their arguments, so they are the terms the hypotheses have.
     gen2 = _Generaliser(r, [], norm, shifts=shifts)
@@ -464,6 +528,67 @@ def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
             ("valid_caps", sl, []), ("cdt_anc", sl, []), ("pre", sl, []), ("pspace_aligned", [], [oc])]
 
 
+def _nesting(r: Retype, x: Any) -> list[tuple[str, Any]]:
+    """The atoms of untyped_inc at (ut, x) that say which range holds the other."""
+    cu, cx = get_cap(r.s, r.ut), get_cap(r.s, x)
+    return [("old untyped inside ut", cap_inside(cx, cu)), ("ut inside old untyped", cap_inside(cu, cx))]
+
+
+def _valid_untyped(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # An old object overlapping an old untyped is as before (valid_untyped); a new one lies in
+    # ut's window, above ut's free index, so by untyped_inc at (ut, u) it lies inside u and below
+    # u's free index, or u is ut; a new untyped's only overlapping object is its own.
+    u, = gs
+    o, = go
+    return [("valid_untyped", [u, r.ut], [o]), ("untyped_inc", [r.ut, u], []), ("valid_caps", [u, r.ut], []),
+            ("pspace_aligned", [], [o]), ("pre", [u, r.ut], [])]
+
+
+def _valid_untyped_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
+    # A new object against an old untyped: one case per way untyped_inc nests u and ut.
+    u, = gs
+    o, = go
+    return [([("new_slot", u, False), ("new_object", o, True)], _nesting(r, u))]
+
+
+def _nested_window_at(r: Retype, outer: Any, lo: Any) -> tuple[str, Any]:
+    """nested_window_lemma for the new object at lo against the untyped in the slot outer."""
+    co, cu = get_cap(r.s, outer), get_cap(r.s, r.ut)
+    hi = wadd(lo, logic.mask(r.p.obj_bits))
+    return ("lemma untyped_retype:nested_window", _lemma(*nested_window_lemma(
+        co.obj, cu.obj, r.free_before, r.p.base, lo, hi, r.last, wadd(cu.obj, logic.mask(cu.bits)), cap_top(cu),
+        cap_top(co), shl(co.free, abi.seL4_MinUntypedBits))))
+
+
+def _valid_untyped_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    u, = gs
+    o, = go
+    return [_nested_window_at(r, u, o)]
+
+
+def _untyped_inc(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # Two old untypeds: as before (ut's free index only grows, or ut has no children to nest).
+    # A new one against ut: strictly inside it and below its new free index, or its whole range
+    # with ut left full (whole_window). A new one against an old one: untyped_inc at (ut, old)
+    # says how they nest, and the new one is a descendant of ut and of ut's ancestors (cdt_anc).
+    # Two new ones: disjoint (window lemma).
+    a, b = gs
+    sl = [a, b, r.ut]
+    return [("untyped_inc", sl, []), ("cdt_anc", sl, []), ("valid_caps", sl, []), ("pre", sl, [])]
+
+
+def _untyped_inc_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
+    # A new untyped against an old one: one case per way untyped_inc nests the old one and ut.
+    a, b = gs
+    return [([("new_slot", a, True), ("new_slot", b, False)], _nesting(r, b)),
+            ([("new_slot", a, False), ("new_slot", b, True)], _nesting(r, a))]
+
+
+def _untyped_inc_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    a, b = gs
+    return [_nested_window_at(r, b, r.p.object_for(a)), _nested_window_at(r, a, r.p.object_for(b))]
+
+
 def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
     return gs, [r.p.object_for(k) for k in gs] + [r.s.cap_obj[k] for k in gs] + go, []
 
@@ -472,22 +597,37 @@ def _lemmas_pairs(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], l
     return [], go, [tuple(go)]
 
 
-FOCUSED: dict[str, tuple[Callable[..., Instances], Callable[..., tuple[list[Any], list[Any], list[Any]]] | None]] = {
-    "cdt_anc": (_cdt_anc, None),
-    "valid_caps": (_valid_caps, _lemmas_slots),
-    "pspace_distinct": (_pspace_distinct, _lemmas_pairs),
-    "descendants_inc": (_descendants_inc, _lemmas_slots),
-    "untyped_mdb": (_untyped_mdb, _lemmas_slots),
+def _lemmas_new_untyped(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    u, = gs
+    return [u], go + [r.p.object_for(u)], []
+
+
+def _lemmas_untyped_pair(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    a, b = gs
+    return [a, b], [r.p.object_for(a), r.p.object_for(b)], [(r.p.object_for(a), r.p.object_for(b))]
+
+
+_LemmaTerms = Callable[..., tuple[list[Any], list[Any], list[Any]]]
+# invariant -> (instances, window lemma terms, further lemma instances, further case splits, time budget in s)
+FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[..., list[tuple[str, Any]]] | None,
+                         Callable[..., list[CaseRule]] | None, int]] = {
+    "cdt_anc": (_cdt_anc, None, None, None, 120),
+    "valid_caps": (_valid_caps, _lemmas_slots, None, None, 120),
+    "pspace_distinct": (_pspace_distinct, _lemmas_pairs, None, None, 120),
+    "descendants_inc": (_descendants_inc, _lemmas_slots, None, None, 120),
+    "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, None, 120),
+    "valid_untyped": (_valid_untyped, _lemmas_new_untyped, _valid_untyped_lemmas, _valid_untyped_cases, 240),
+    "untyped_inc": (_untyped_inc, _lemmas_untyped_pair, _untyped_inc_lemmas, _untyped_inc_cases, 300),
 }
 
 
 def _register(inv: str) -> None:
-    instances, lemma_terms = FOCUSED[inv]
+    instances, lemma_terms, lemmas, cases, budget = FOCUSED[inv]
 
     @obligation(name=f"untyped_retype:{inv}", about=("spec.ops.untyped_retype",),
-                property=f"untyped_retype keeps {inv}: {cspace._PROPERTY[inv]}", kind="invariant", timeout_s=120)
+                property=f"untyped_retype keeps {inv}: {cspace._PROPERTY[inv]}", kind="invariant", timeout_s=budget)
     def build() -> Query:
-        return retype_query(inv, instances, lemma_terms)
+        return retype_query(inv, instances, lemma_terms, cases=cases, lemmas=lemmas)
 
 
 for _inv in FOCUSED:
@@ -514,6 +654,30 @@ def _object_for() -> Query:
 def _free_index() -> Query:
     w = logic.word
     return cspace._lemma_query(*free_index_lemma(w("obj"), w("bits"), w("free_index"), w("obj_bits"), w("n")))
+
+
+@obligation(name="untyped_retype:nested_window", about=("spec.ops.untyped_retype_effect",),
+            property="an object in the window of an untyped strictly inside another lies inside that one, below its "
+                     "free index", kind="invariant", timeout_s=60)
+def _nested_window() -> Query:
+    w = logic.word
+    return cspace._lemma_query(*nested_window_lemma(*[w(x) for x in ("ub", "utb", "fb", "base", "lo", "hi", "last",
+                                                                     "ut_end", "ut_top", "u_top", "fu")]))
+
+
+@obligation(name="untyped_retype:whole_window", about=("spec.ops.untyped_retype_effect",),
+            property="a new object with its untyped's whole range leaves the untyped full", kind="invariant",
+            timeout_s=60)
+def _whole_window() -> Query:
+    w = logic.word
+    return cspace._lemma_query(*whole_window_lemma(w("obj"), w("bits"), w("free_index"), w("obj_bits"), w("n"), w("o")))
+
+
+@obligation(name="mask:size", about=("spec.logic.mask",),
+            property="a region of at most 2^seL4_MaxUntypedBits bytes has a size not 0 and a mask below that bound",
+            kind="invariant", timeout_s=60)
+def _size() -> Query:
+    return cspace._lemma_query(*size_lemma(logic.word("bits")))
 
 
 @obligation(name="is_aligned:no_wrap", about=("spec.logic.is_aligned",),
