@@ -409,7 +409,7 @@ def solve_all(
                     r = Result.from_dict(conn.recv())
                 except (EOFError, OSError):
                     # A crash in Z3 (or a decoder) kills only this child.
-                    r = Result(name, "unknown", 0.0, reason="error: a solver process died (rerun with -j 1 to see which)")
+                    r = Result(name, "unknown", 0.0, reason="error: its solver process died (a crash in Z3 or a decoder)")
                 conn.close()
                 proc.join()
                 finish(r)
