@@ -299,8 +299,9 @@ def _solve_with_progress(
     obs: Sequence[Obligation], jobs: int, use_cache: bool, solve_all: Callable[..., list[Result]]
 ) -> list[Result]:
     """solve_all, with a progress bar on stderr when it is a terminal (and nothing otherwise)."""
+    # indexed: this process runs the source as it is on disk (proofs/solve.py, the index).
     if not sys.stderr.isatty():
-        return solve_all(obs, jobs=jobs, use_cache=use_cache)
+        return solve_all(obs, jobs=jobs, use_cache=use_cache, indexed=True)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -315,7 +316,7 @@ def _solve_with_progress(
         def advance(r: Result) -> None:
             progress.update(task, advance=1, description=f"{r.name}: {r.status}", refresh=True)
 
-        return solve_all(obs, jobs=jobs, use_cache=use_cache, progress_callback=advance)
+        return solve_all(obs, jobs=jobs, use_cache=use_cache, progress_callback=advance, indexed=True)
 
 
 def _print_results(out: Any, obs: Sequence[Obligation], results: Sequence[Result]) -> None:

@@ -178,6 +178,58 @@ def _from_cache(ob: Obligation, rec: dict[str, Any], started: float) -> Result:
     )
 
 
+# The index: obligation -> the key of its formula, valid while the source that builds the formulas
+# is unchanged. It lets `sel4spec prove` serve an unchanged obligation without building its query
+# (building is most of a cached run's time). Only the CLI uses it: a process that patches the
+# spec in memory (tests, `sel4spec mutants`) builds a formula its source files do not describe.
+_SOURCE_PACKAGES = ("spec", "proofs", "refinement", "impl")
+_FINGERPRINT: list[str] = []
+
+
+def source_fingerprint() -> str:
+    """sha256 of Z3's version, the cache format and every source file of the packages that build formulas."""
+    if not _FINGERPRINT:
+        root = Path(__file__).resolve().parent.parent
+        h = hashlib.sha256(f"{z3.get_full_version()}\0{CACHE_FORMAT}\0".encode())
+        for pkg in _SOURCE_PACKAGES:
+            for f in sorted((root / pkg).rglob("*.py")):
+                h.update(f"{f.relative_to(root)}\0".encode())
+                h.update(f.read_bytes())
+                h.update(b"\0")
+        _FINGERPRINT.append(h.hexdigest())
+    return _FINGERPRINT[0]
+
+
+def _index_path(cache_dir: Path, ob: Obligation) -> Path:
+    """Where the index entry of one obligation, under the current source, lives."""
+    payload = json.dumps({"fingerprint": source_fingerprint(), "name": ob.name, "kind": ob.kind, "bound": ob.bound,
+                          "timeout_s": ob.timeout_s}, sort_keys=True)
+    return cache_dir / f"index-{hashlib.sha256(payload.encode()).hexdigest()}.json"
+
+
+def _from_index(cache_dir: Path, ob: Obligation, started: float) -> Result | None:
+    """The stored result of ob's formula, found through the index without building it; None on a miss."""
+    try:
+        key = json.loads(_index_path(cache_dir, ob).read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    rec = _cache_load(cache_dir, key) if isinstance(key, str) else None
+    return _from_cache(ob, rec, started) if rec is not None else None
+
+
+def _index_store(cache_dir: Path, ob: Obligation, key: str) -> None:
+    """Record that ob's formula, under the current source, has this key (atomically, like the cache)."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"name": ob.name, "key": key}, f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, _index_path(cache_dir, ob))
+    except OSError:
+        pass
+
+
 def _check(s: z3.Solver, deadline: float) -> tuple[z3.CheckSatResult, str | None]:
     """One check within what is left of the obligation's budget; (unknown, reason) when it runs out."""
     remaining_ms = int((deadline - time.perf_counter()) * 1000)
@@ -318,26 +370,41 @@ def _resolve_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
-def solve(ob: Obligation, use_cache: bool = True, cache_dir: str | os.PathLike[str] | None = None) -> Result:
-    """Solve one obligation, serving it from the cache when the same formula was decided before."""
+def solve(ob: Obligation, use_cache: bool = True, cache_dir: str | os.PathLike[str] | None = None,
+          indexed: bool = False) -> Result:
+    """Solve one obligation, serving it from the cache when the same formula was decided before.
+
+    indexed: also look the obligation up by name under the current source (the index above),
+    before building its query; only for processes that run the source as it is on disk.
+    """
     started = time.perf_counter()
+    cdir = _resolve_dir(cache_dir)
+    if use_cache and indexed:
+        hit = _from_index(cdir, ob, started)
+        if hit is not None:
+            return hit
     query, failed = _prepare(ob)
     if failed is not None:
         return failed
     assert query is not None
-    return _solve_prepared(ob, query, started, use_cache, _resolve_dir(cache_dir))
+    return _solve_prepared(ob, query, started, use_cache, cdir, indexed)
 
 
-def _solve_prepared(ob: Obligation, query: Query, started: float, use_cache: bool, cdir: Path) -> Result:
+def _solve_prepared(ob: Obligation, query: Query, started: float, use_cache: bool, cdir: Path,
+                    indexed: bool = False) -> Result:
     """Cache lookup, solve and store for an already built query."""
     key = cache_key(ob, query) if use_cache else ""
     if use_cache:
         rec = _cache_load(cdir, key)
         if rec is not None:
+            if indexed:
+                _index_store(cdir, ob, key)
             return _from_cache(ob, rec, started)
     result = _safe_solve(ob, query)
     if use_cache:
         _cache_store(cdir, key, result)
+        if indexed and result.status != "unknown":
+            _index_store(cdir, ob, key)
     return result
 
 
@@ -346,13 +413,9 @@ def _solve_prepared(ob: Obligation, query: Query, started: float, use_cache: boo
 _FORK_OBS: dict[str, Obligation] = {}
 
 
-def _child_solve(name: str, send: Any, use_cache: bool, cdir: Path) -> None:
+def _child_solve(name: str, send: Any, use_cache: bool, cdir: Path, indexed: bool) -> None:
     """Forked child: build, look up, solve and store one obligation; send back a plain dict."""
-    ob = _FORK_OBS[name]
-    started = time.perf_counter()
-    query, failed = _prepare(ob)
-    result = failed if failed is not None else _solve_prepared(ob, query, started, use_cache, cdir)  # type: ignore[arg-type]
-    send.send(result.to_dict())
+    send.send(solve(_FORK_OBS[name], use_cache, cdir, indexed).to_dict())
     send.close()
 
 
@@ -362,13 +425,15 @@ def solve_all(
     use_cache: bool = True,
     progress_callback: Callable[[Result], None] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    indexed: bool = False,
 ) -> list[Result]:
-    """Solve many obligations, in parallel with jobs > 1; results come back in the order given.
+    """Solve many obligations, jobs at a time; results come back in the order given (indexed: as for solve).
 
-    With jobs > 1 each obligation is built and solved in a child forked for it alone, so the
-    building is parallel too, and Z3 meets every query as it would in a run of that obligation
-    on its own: how fast a bit-blasted case is decided depends on the terms built before it in
-    the process (measured: 28 s alone, unknown at 120 s after the other retype queries).
+    Each obligation is built and solved in a child forked for it alone, so that Z3 meets every
+    query as it would in a run of that obligation on its own: how fast a bit-blasted case is
+    decided depends on the terms built before it in the process (measured: untyped_retype:
+    untyped_inc 45 s alone, 117 s after the other obligations were built in the same process),
+    and `--only NAME` must reproduce what the whole run saw. Building is parallel too.
     """
     names = [ob.name for ob in obs]
     if len(set(names)) != len(names):
@@ -381,10 +446,20 @@ def solve_all(
         if progress_callback is not None:
             progress_callback(r)
 
-    if jobs <= 1 or len(obs) <= 1:
+    todo = list(names)
+    if use_cache and indexed:
+        # Served through the index here, so a run with nothing to solve builds nothing and never forks.
         for ob in obs:
-            finish(solve(ob, use_cache, cdir))
+            hit = _from_index(cdir, ob, time.perf_counter())
+            if hit is not None:
+                finish(hit)
+                todo.remove(ob.name)
+    if len(todo) <= 1:
+        for ob in obs:
+            if ob.name in todo:
+                finish(solve(ob, use_cache, cdir, indexed))
         return [results[n] for n in names]
+    jobs = max(1, jobs)
 
     import multiprocessing  # only a parallel run pays for it
     from multiprocessing.connection import wait
@@ -392,14 +467,13 @@ def solve_all(
     ctx = multiprocessing.get_context("fork")
     _FORK_OBS.clear()
     _FORK_OBS.update({ob.name: ob for ob in obs})
-    todo = list(names)
     running: dict[Any, tuple[Any, str]] = {}
     try:
         while todo or running:
             while todo and len(running) < jobs:
                 name = todo.pop(0)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child_solve, args=(name, send, use_cache, cdir), daemon=True)
+                proc = ctx.Process(target=_child_solve, args=(name, send, use_cache, cdir, indexed), daemon=True)
                 proc.start()
                 send.close()
                 running[recv] = (proc, name)

@@ -257,3 +257,38 @@ def test_obligation_validation() -> None:
         Obligation("x", ("a",), "p", "invariant", toy.build_true, bound=-1)
     with pytest.raises(ValueError):
         Obligation("x", ("a",), "p", "invariant", toy.build_true, timeout_s=0)
+
+
+def test_the_index_serves_an_unchanged_obligation_without_building(cache: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from proofs import solve as solve_mod
+
+    built: list[str] = []
+
+    def counting() -> Query:
+        built.append("x")
+        return toy.build_true()
+
+    ob = toy.toy("toy:indexed", counting)
+    assert solve(ob, cache_dir=cache, indexed=True).status == "proved" and built == ["x"]
+    r = solve(ob, cache_dir=cache, indexed=True)
+    assert r.status == "proved" and r.cached and built == ["x"]  # served through the index: not built
+    # Without the index (a process that may have patched the spec), the formula is built again.
+    assert solve(ob, cache_dir=cache).cached and built == ["x", "x"]
+    # A run with nothing left to solve never forks (a forked child here would die: unknown).
+    solve_all([toy.refuted()], cache_dir=cache, indexed=True)
+    monkeypatch.setattr(solve_mod, "_child_solve", lambda *a: os._exit(1))
+    again = solve_all([ob, toy.refuted()], jobs=2, cache_dir=cache, indexed=True)
+    assert [r.status for r in again] == ["proved", "refuted"] and all(r.cached for r in again)
+    # Any change to the source (here: its fingerprint) makes the index miss.
+    monkeypatch.setattr(solve_mod, "_FINGERPRINT", ["another source"])
+    r = solve(ob, cache_dir=cache, indexed=True)
+    assert r.status == "proved" and r.cached and built == ["x", "x", "x"]
+
+
+def test_the_source_fingerprint_covers_the_spec() -> None:
+    from proofs import solve as solve_mod
+
+    fp = solve_mod.source_fingerprint()
+    assert len(fp) == 64 and solve_mod.source_fingerprint() == fp
+    assert "spec" in solve_mod._SOURCE_PACKAGES and "proofs" in solve_mod._SOURCE_PACKAGES
