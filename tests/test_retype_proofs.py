@@ -92,17 +92,19 @@ def test_default_cap_with_the_wrong_size_breaks_valid_caps(monkeypatch: pytest.M
     assert r.status == "refuted"
 
 
-def test_new_caps_without_a_cdt_parent_break_cdt_anc(monkeypatch: pytest.MonkeyPatch) -> None:
+def _patch_effect(monkeypatch: pytest.MonkeyPatch, change) -> None:  # type: ignore[no-untyped-def]
+    """Seed a bug: untyped_retype_effect's post-state passed through change(pre, post, ut, rest)."""
     real = ops.untyped_retype_effect
+    monkeypatch.setattr(ops, "untyped_retype_effect", lambda s, ut, *rest: change(s, real(s, ut, *rest), ut, rest))
 
-    def orphans(s, ut, *rest):  # type: ignore[no-untyped-def]
-        post = real(s, ut, *rest)
-        a = rest
+
+def test_new_caps_without_a_cdt_parent_break_cdt_anc(monkeypatch: pytest.MonkeyPatch) -> None:
+    def orphans(s, post, ut, a):  # type: ignore[no-untyped-def]
         p = ops.retype_plan(s, ut, a[0], a[1], a[2], a[3])
         return post.replace(cdt_parent=post.cdt_parent.update_where(lambda k, v: p.is_new_slot(k, a[4]),
                                                                     lambda k, v: 0))
 
-    monkeypatch.setattr(ops, "untyped_retype_effect", orphans)
+    _patch_effect(monkeypatch, orphans)
     r = solve(get_obligation("untyped_retype:cdt_anc"), use_cache=False)
     assert r.status == "refuted"
 
@@ -117,13 +119,7 @@ def test_objects_from_the_untyped_base_break_pspace_distinct(monkeypatch: pytest
 
 def test_a_free_index_left_behind_breaks_valid_untyped_and_untyped_inc(monkeypatch: pytest.MonkeyPatch) -> None:
     # Retype that does not advance the untyped's free index past the new objects.
-    real = ops.untyped_retype_effect
-
-    def stale(s, ut, *rest):  # type: ignore[no-untyped-def]
-        post = real(s, ut, *rest)
-        return post.replace(cap_free=post.cap_free.set(ut, s.cap_free[ut]))
-
-    monkeypatch.setattr(ops, "untyped_retype_effect", stale)
+    _patch_effect(monkeypatch, lambda s, post, ut, rest: post.replace(cap_free=post.cap_free.set(ut, s.cap_free[ut])))
     for inv in ("valid_untyped", "untyped_inc"):
         r = solve(get_obligation(f"untyped_retype:{inv}"), use_cache=False)
         assert r.status == "refuted", inv
