@@ -155,13 +155,18 @@ def _cache_store(cache_dir: Path, key: str, result: Result) -> None:
         rec = result.to_dict()
         rec.pop("cached", None)
         rec["key"] = key
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(rec, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
-        os.replace(tmp, _cache_path(cache_dir, key))
+        _write_json(cache_dir, _cache_path(cache_dir, key), rec)
     except OSError:
         pass  # a read-only cache only costs time
+
+
+def _write_json(cache_dir: Path, path: Path, rec: dict[str, Any]) -> None:
+    """Write rec to path atomically (parallel runs may write the same entry)."""
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(rec, f)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
+    os.replace(tmp, path)
 
 
 def _from_cache(ob: Obligation, rec: dict[str, Any], started: float) -> Result:
@@ -221,11 +226,7 @@ def _index_store(cache_dir: Path, ob: Obligation, key: str) -> None:
     """Record that ob's formula, under the current source, has this key (atomically, like the cache)."""
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"name": ob.name, "key": key}, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, _index_path(cache_dir, ob))
+        _write_json(cache_dir, _index_path(cache_dir, ob), {"name": ob.name, "key": key})
     except OSError:
         pass
 
@@ -489,7 +490,7 @@ def solve_all(
                 finish(r)
     finally:
         # Interrupted: stop the solvers now rather than wait out their timeouts.
-        for _, (proc, _) in running.items():
+        for proc, _ in running.values():
             proc.terminate()
         _FORK_OBS.clear()
     return [results[n] for n in names]

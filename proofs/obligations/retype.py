@@ -292,14 +292,20 @@ def size_lemma(bits: Any) -> tuple[Any, list[tuple[str, Any]]]:
         ("mask(bits) is below 2^seL4_MaxUntypedBits", ult(logic.mask(bits), shl(1, abi.seL4_MaxUntypedBits)))]
 
 
+def _window_used(obj: Any, free_index: Any, obj_bits: Any, n: Any) -> tuple[Any, Any, Any]:
+    """(first object, bytes used up to the window's end, the free index retype leaves), as retype
+    computes them for the untyped at obj."""
+    base = logic.align_up(wadd(obj, shl(free_index, abi.seL4_MinUntypedBits)), obj_bits)
+    used = wsub(wadd(base, shl(n, obj_bits)), obj)
+    return base, used, shr(used, abi.seL4_MinUntypedBits)
+
+
 def free_index_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any) -> tuple[Any, list[tuple[str, Any]]]:
     """(premise, conclusions): the free index retype leaves (the window's end, in 16-byte units
     from the untyped's base) fits the untyped and counts exactly the bytes up to the window's end."""
     premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
     premise = And(premise, ule(abi.seL4_MinUntypedBits, obj_bits))
-    base = logic.align_up(wadd(obj, shl(free_index, abi.seL4_MinUntypedBits)), obj_bits)
-    used = wsub(wadd(base, shl(n, obj_bits)), obj)
-    new_free = shr(used, abi.seL4_MinUntypedBits)
+    _, used, new_free = _window_used(obj, free_index, obj_bits, n)
     return premise, [("the new free index fits the untyped", ule(new_free, max_free_index(bits))),
                      ("the new free index counts the bytes used", eq(shl(new_free, abi.seL4_MinUntypedBits), used))]
 
@@ -318,10 +324,9 @@ def nested_window_lemma(ub: Any, utb: Any, fb: Any, base: Any, lo: Any, hi: Any,
 def whole_window_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any, o: Any) -> tuple[Any, list[tuple[str, Any]]]:
     """(premise, conclusions): a new object with the untyped's whole range leaves the untyped full."""
     premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
-    base = logic.align_up(wadd(obj, shl(free_index, abi.seL4_MinUntypedBits)), obj_bits)
+    base, _, new_free = _window_used(obj, free_index, obj_bits, n)
     premise = And(premise, ule(abi.seL4_MinUntypedBits, obj_bits), ops.in_window(o, base, n, obj_bits), eq(o, obj),
                   eq(wadd(o, logic.mask(obj_bits)), wadd(obj, logic.mask(bits))))
-    new_free = shr(wsub(wadd(base, shl(n, obj_bits)), obj), abi.seL4_MinUntypedBits)
     return premise, [("the untyped is left full", eq(new_free, max_free_index(bits)))]
 
 
@@ -409,7 +414,7 @@ def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], I
     `instances` and `lemma_terms` get the Retype and the goal's skolem slots and objects;
     lemma_terms gives (slots, objects, object pairs) for the window lemmas; None when the proof
     needs none of them. `cases` (same arguments) gives rules for splitting some window cases
-    further (CaseRule).
+    further (CaseRule); `lemmas` (same arguments) gives further proved lemmas' instances.
     """
     r = Retype()
     s = r.s
