@@ -52,7 +52,7 @@ from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemm
 from spec import abi, logic, ops
 from spec.invariants import INVARIANTS, cap_inside
 from spec.logic import And, Implies, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, wsub
-from spec.state import NULL, State, cap_top, get_cap, max_free_index
+from spec.state import NULL, State, cap_top, get_cap, max_free_index, object_top
 
 # ======================================================================================================
 # Instances at every tuple of chosen terms
@@ -537,6 +537,29 @@ def _descendants_inc(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
             ("pre", [c, r.ut, r.s.cdt_parent[c]], [])]
 
 
+def _untyped_mdb_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
+    # An old untyped against a new cap: whether it is ut, and how untyped_inc nests it and ut.
+    # A new untyped against an old cap: whether that cap's object is in ut's range (below ut's
+    # free index by valid_untyped, or detyped by the reset) or not (then not in the window).
+    u, c = gs
+    uc, oc = get_cap(r.s, r.ut), r.s.cap_obj[c]
+    return [([("new_slot", u, False), ("new_slot", c, True)], [("u is ut", eq(u, r.ut)), *_nesting(r, u)]),
+            ([("new_slot", u, True), ("new_slot", c, False)],
+             [("c's object is in ut's range", And(ule(uc.obj, oc), ule(oc, cap_top(uc))))])]
+
+
+def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
+    # An old object against a new one: whether the old one overlaps ut (then it lies below ut's
+    # free index by valid_untyped, or was detyped by the reset) or not (then it misses the window).
+    a, b = go
+    uc = get_cap(r.s, r.ut)
+
+    def overlaps_ut(o: Any) -> tuple[str, Any]:
+        return ("old object overlaps ut", And(ule(o, cap_top(uc)), ule(uc.obj, object_top(r.s, o))))
+    return [([("new_object", a, False), ("new_object", b, True)], [overlaps_ut(a)]),
+            ([("new_object", a, True), ("new_object", b, False)], [overlaps_ut(b)])]
+
+
 def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     # A new cap descends from ut and from ut's ancestors; no old cap names an object inside a new
     # untyped (such an object would lie above ut's free index, or was detyped with ut childless).
@@ -635,9 +658,9 @@ FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[
                          Callable[..., list[CaseRule]] | None, int]] = {
     "cdt_anc": (_cdt_anc, None, None, None, 120),
     "valid_caps": (_valid_caps, _lemmas_slots, None, None, 120),
-    "pspace_distinct": (_pspace_distinct, _lemmas_pairs, None, None, 120),
+    "pspace_distinct": (_pspace_distinct, _lemmas_pairs, None, _pspace_distinct_cases, 120),
     "descendants_inc": (_descendants_inc, _lemmas_slots, None, None, 120),
-    "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, None, 120),
+    "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, _untyped_mdb_cases, 120),
     "valid_untyped": (_valid_untyped, _lemmas_new_untyped, _valid_untyped_lemmas, _valid_untyped_cases, 240),
     "untyped_inc": (_untyped_inc, _lemmas_untyped_pair, _untyped_inc_lemmas, _untyped_inc_cases, 300),
 }
