@@ -335,6 +335,13 @@ def nested_window_lemma(ub: Any, utb: Any, fb: Any, base: Any, lo: Any, hi: Any,
                      ("the object lies below the outer untyped's free index", ult(wsub(hi, ub), fu))]
 
 
+def below_window_lemma(ub: Any, free_bytes: Any, x: Any, fb: Any, base: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): a byte x of the untyped at ub that lies below its free index (free_bytes
+    from ub; first free byte fb) lies below every object of a window that starts above fb."""
+    premise = And(ule(ub, x), ult(wsub(x, ub), free_bytes), eq(fb, wadd(ub, free_bytes)), ule(ub, fb), ule(fb, base))
+    return premise, [("the byte lies below the window", ult(x, base))]
+
+
 def whole_window_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any, o: Any) -> tuple[Any, list[tuple[str, Any]]]:
     """(premise, conclusions): a new object with the untyped's whole range leaves the untyped full."""
     premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
@@ -629,9 +636,18 @@ def _untyped_inc_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
             ([("new_slot", a, False), ("new_slot", b, True)], _nesting(r, a))]
 
 
+def _below_window_at(r: Retype, x: Any) -> tuple[str, Any]:
+    """below_window_lemma for the byte x against ut's window."""
+    cu = get_cap(r.s, r.ut)
+    return ("lemma untyped_retype:below_window", _lemma(*below_window_lemma(
+        cu.obj, shl(cu.free, abi.seL4_MinUntypedBits), x, r.free_before, r.p.base)))
+
+
 def _untyped_inc_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    # An old untyped strictly inside ut lies below ut's free index, so below the window.
     a, b = gs
-    return [_nested_window_at(r, b, r.p.object_for(a)), _nested_window_at(r, a, r.p.object_for(b))]
+    return [_nested_window_at(r, b, r.p.object_for(a)), _nested_window_at(r, a, r.p.object_for(b)),
+            *[_below_window_at(r, cap_top(get_cap(r.s, x))) for x in (a, b)]]
 
 
 def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
@@ -708,6 +724,14 @@ def _nested_window() -> Query:
     w = logic.word
     return cspace._lemma_query(*nested_window_lemma(*[w(x) for x in ("ub", "utb", "fb", "base", "lo", "hi", "last",
                                                                      "ut_end", "ut_top", "u_top", "fu")]))
+
+
+@obligation(name="untyped_retype:below_window", about=("spec.ops.untyped_retype_effect",),
+            property="a byte below an untyped's free index lies below a window that starts above it", kind="invariant",
+            timeout_s=60)
+def _below_window() -> Query:
+    w = logic.word
+    return cspace._lemma_query(*below_window_lemma(*[w(x) for x in ("ub", "free_bytes", "x", "fb", "base")]))
 
 
 @obligation(name="untyped_retype:whole_window", about=("spec.ops.untyped_retype_effect",),
