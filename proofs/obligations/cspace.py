@@ -911,9 +911,6 @@ class Case:
     extra: dict[str, list[Any]] = field(default_factory=dict)
     split_any: bool = False  # split on any if-then-else condition, not only aliasing atoms
     max_depth: int = 30  # the most nested case splits
-    # Goal cases are also split on each value of these (name, term, values) that the pre-state allows:
-    # Z3 then substitutes a constant for the term and its shifts by it become constant shifts.
-    enumerate: list[tuple[str, Any, Sequence[int]]] = field(default_factory=list)
 
 
 def _checks(named: Sequence[str], checks: Sequence[tuple[Callable[[], Any], Callable[[], Any]]]) -> list[tuple[str, Any]]:
@@ -1099,8 +1096,7 @@ def _case_retype(s: State) -> Case:
                 post=ops.untyped_retype_effect(s, a["ut"], a["obj_type"], a["user_bits"], node, a["offset"], a["n"]),
                 decisions=[p.reset, eq(a["obj_type"], abi.seL4_UntypedObject)],
                 slots=[a["ut"], a["node_slot"]], args=a, objs=[s.cap_obj[a["ut"]]], split_any=True,
-                max_depth=RETYPE_SPLIT_DEPTH,
-                enumerate=[("obj_type", a["obj_type"], range(abi.seL4_ObjectTypeCount))])
+                max_depth=RETYPE_SPLIT_DEPTH)
 
 
 RETYPE_SPLIT_DEPTH = 6  # splitting on every condition doubles the cases: measured to blow up past ~10
@@ -1238,11 +1234,7 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
     goal_parts: list[tuple[str, Any]] = [(f"fact: {n}", And(*[f for m, f in case_facts if m == n]))
                                          for n in dict.fromkeys(m for m, _ in case_facts)]
     body = inst.abstract(split)
-    cases = goal_cases(inv, Implies(And(*facts), body) if facts else body)
-    for label, term, values in case.enumerate:
-        # The pre-state allows exactly `values` (a hypothesis), so these cases cover the goal.
-        cases = [(f"{n} [{label}={v}]", Implies(eq(term, v), g)) for n, g in cases for v in values]
-    goal_parts.extend(cases)
+    goal_parts.extend(goal_cases(inv, Implies(And(*facts), body) if facts else body))
     hyps.extend(inst.side())
     return _nested_query(s, hyps, goal_parts, _decoder(s, case, terms))
 
