@@ -549,8 +549,8 @@ def _untyped_mdb_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
     # A new untyped against an old cap: whether that cap's object is in ut's range (below ut's
     # free index by valid_untyped, or detyped by the reset) or not (then not in the window).
     u, c = gs
-    uc, oc = get_cap(r.s, r.ut), r.s.cap_obj[c]
-    return [([("new_slot", u, False), ("new_slot", c, True)], [("u is ut", eq(u, r.ut)), *_nesting(r, u)]),
+    uc, oc = r.uc, r.s.cap_obj[c]
+    return [([("new_slot", u, False), ("new_slot", c, True)], [_is_ut(r, u), *_nesting(r, u)]),
             ([("new_slot", u, True), ("new_slot", c, False)],
              [("c's object is in ut's range", And(ule(uc.obj, oc), ule(oc, cap_top(uc))))])]
 
@@ -559,7 +559,7 @@ def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[Case
     # An old object against a new one: whether the old one overlaps ut (then it lies below ut's
     # free index by valid_untyped, or was detyped by the reset) or not (then it misses the window).
     a, b = go
-    uc = get_cap(r.s, r.ut)
+    uc = r.uc
 
     def overlaps_ut(o: Any) -> tuple[str, Any]:
         return ("old object overlaps ut", And(ule(o, cap_top(uc)), ule(uc.obj, object_top(r.s, o))))
@@ -579,8 +579,13 @@ def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
 
 def _nesting(r: Retype, x: Any) -> list[tuple[str, Any]]:
     """The atoms of untyped_inc at (ut, x) that say which range holds the other."""
-    cu, cx = get_cap(r.s, r.ut), get_cap(r.s, x)
+    cu, cx = r.uc, get_cap(r.s, x)
     return [("old untyped inside ut", cap_inside(cx, cu)), ("ut inside old untyped", cap_inside(cu, cx))]
+
+
+def _is_ut(r: Retype, x: Any) -> tuple[str, Any]:
+    """The atom that the old untyped in the slot x is ut (whose free index retype moves)."""
+    return ("u is ut", eq(x, r.ut))
 
 
 def _valid_untyped(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
@@ -598,14 +603,13 @@ def _valid_untyped_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRu
     # a new object, also one case per way untyped_inc nests u and ut.
     u, = gs
     o, = go
-    is_ut = ("u is ut", eq(u, r.ut))
-    return [([("new_slot", u, False), ("new_object", o, True)], [is_ut, *_nesting(r, u)]),
-            ([("new_slot", u, False), ("new_object", o, False)], [is_ut])]
+    return [([("new_slot", u, False), ("new_object", o, True)], [_is_ut(r, u), *_nesting(r, u)]),
+            ([("new_slot", u, False), ("new_object", o, False)], [_is_ut(r, u)])]
 
 
 def _nested_window_at(r: Retype, outer: Any, lo: Any) -> tuple[str, Any]:
     """nested_window_lemma for the new object at lo against the untyped in the slot outer."""
-    co, cu = get_cap(r.s, outer), get_cap(r.s, r.ut)
+    co, cu = get_cap(r.s, outer), r.uc
     hi = wadd(lo, logic.mask(r.p.obj_bits))
     return ("lemma untyped_retype:nested_window", _lemma(*nested_window_lemma(
         co.obj, cu.obj, r.free_before, r.p.base, lo, hi, r.last, wadd(cu.obj, logic.mask(cu.bits)), cap_top(cu),
@@ -638,7 +642,7 @@ def _untyped_inc_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
 
 def _below_window_at(r: Retype, x: Any) -> tuple[str, Any]:
     """below_window_lemma for the byte x against ut's window."""
-    cu = get_cap(r.s, r.ut)
+    cu = r.uc
     return ("lemma untyped_retype:below_window", _lemma(*below_window_lemma(
         cu.obj, shl(cu.free, abi.seL4_MinUntypedBits), x, r.free_before, r.p.base)))
 
