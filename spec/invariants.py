@@ -20,7 +20,7 @@ from spec import abi
 from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, ne, shl, ule, ult, wsub)
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_class, cap_object_type, cap_size_bits, cap_top,
                         free_ref, get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
-                        object_top, pair)
+                        object_top, pair, untyped_top)
 
 SLOT = Domain("slot")
 SLOT2 = Domain("slot2")
@@ -118,7 +118,7 @@ def untyped_mdb(s: State) -> Bool:
     """l4v untyped_mdb: a cap to an object inside an untyped's range descends from that untyped."""
     def ok(u: Word, c: Word) -> Bool:
         uc, cc = get_cap(s, u), get_cap(s, c)
-        names_inside = And(ne(cap_object_type(cc), OBJ_NONE), ule(uc.obj, cc.obj), ule(cc.obj, cap_top(uc)))
+        names_inside = And(ne(cap_object_type(cc), OBJ_NONE), ule(uc.obj, cc.obj), ule(cc.obj, untyped_top(uc)))
         return Implies(And(is_untyped(uc), names_inside), s.anc[pair(u, c)])
     return _slot_pairs(s, ok)
 
@@ -141,8 +141,8 @@ def untyped_inc(s: State) -> Bool:
     one and lies below its free index; equal ranges are one slot or an ancestor with no free memory."""
     def ok(a: Word, b: Word) -> Bool:
         ca, cb = get_cap(s, a), get_cap(s, b)
-        ta, tb = cap_top(ca), cap_top(cb)
-        a_in_b, b_in_a = cap_inside(ca, cb), cap_inside(cb, ca)
+        ta, tb = untyped_top(ca), untyped_top(cb)
+        a_in_b, b_in_a = And(ule(cb.obj, ca.obj), ule(ta, tb)), And(ule(ca.obj, cb.obj), ule(tb, ta))
         disjoint = Or(ult(ta, cb.obj), ult(tb, ca.obj))
         strictly_in = And(a_in_b, Not(b_in_a))
         return Implies(And(is_untyped(ca), is_untyped(cb)), And(
@@ -189,8 +189,8 @@ def valid_untyped(s: State) -> Bool:
     def ok(u: Word) -> Bool:
         uc = get_cap(s, u)
         return Implies(is_untyped(uc), _objs(s, lambda o: Implies(
-            And(ne(s.obj_type[o], OBJ_NONE), ule(o, cap_top(uc)), ule(uc.obj, object_top(s, o))),
-            And(ule(uc.obj, o), ule(object_top(s, o), cap_top(uc)), _below_free(uc, object_top(s, o))))))
+            And(ne(s.obj_type[o], OBJ_NONE), ule(o, untyped_top(uc)), ule(uc.obj, object_top(s, o))),
+            And(ule(uc.obj, o), ule(object_top(s, o), untyped_top(uc)), _below_free(uc, object_top(s, o))))))
     return _slots(s, ok)
 
 

@@ -21,9 +21,9 @@ from spec.cdt import (cte_insert, cte_move, cte_swap, descendants_of, empty_slot
                       revoke_descendants)
 from spec.logic import (And, Bool, Domain, Implies, Map, Not, Or, Word, align_up, cases, check_then, eq, forall,
                         is_aligned, is_sym, ite, ne, shl, shr, ugt, ule, ult, wadd, wsub)
-from spec.state import (ALL_RIGHTS, NULL_CAP, OBJ_NONE, VMReadWrite, Cap, State, cap_top, get_cap, is_null,
+from spec.state import (ALL_RIGHTS, NULL_CAP, OBJ_NONE, VMReadWrite, Cap, State, get_cap, is_null,
                         is_paging_structure, is_untyped, mask_cap_rights, pair, pair_fst, pair_snd, same_object_as,
-                        slot_of, update_cap_data, update_cap_data_parts)
+                        slot_of, untyped_top, update_cap_data, update_cap_data_parts)
 
 N_MRS = 5  # the most words an error reply of these invocations carries (FailedLookup + GuardMismatch)
 
@@ -406,7 +406,7 @@ def in_window(k: Word, first: Word, n: Word, bits: Word) -> Bool:
 
 def detype(s: State, uc: Cap) -> State:
     """l4v delete_objects: forget every object inside an untyped's range (its reset)."""
-    inside = lambda o: And(ule(uc.obj, o), ule(o, cap_top(uc)))  # noqa: E731
+    inside = lambda o: And(ule(uc.obj, o), ule(o, untyped_top(uc)))  # noqa: E731
     return s.replace(obj_type=s.obj_type.update_where(lambda k, v: inside(k), lambda k, v: OBJ_NONE),
                      obj_bits=s.obj_bits.update_where(lambda k, v: inside(k), lambda k, v: 0))
 

@@ -220,6 +220,12 @@ def cap_top(c: Cap) -> Word:
     return wadd(c.obj, mask(cap_size_bits(c)))
 
 
+def untyped_top(c: Cap) -> Word:
+    """The last byte of an untyped cap's region (l4v untyped_range): cap_top for an untyped cap,
+    written without the case split over cap types, which the invariants on untypeds do not need."""
+    return wadd(c.obj, mask(c.bits))
+
+
 def cap_class(c: Cap) -> Word:
     """cap_get_capClass (include/object/cap.h): physical, IRQ, domain, ASID-control and so on."""
     return cases(0,  # NullClass

@@ -52,7 +52,8 @@ from spec import logic
 from spec.invariants import INVARIANTS, _below_free, valid_cap
 from spec.logic import And, Implies, Not, Or, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, word, wsub
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_top, get_cap, is_cap_revocable, is_untyped,
-                        mask_cap_rights, object_top, pair, should_be_parent_of, update_cap_data_parts)
+                        mask_cap_rights, object_top, pair, should_be_parent_of, untyped_top,
+                        update_cap_data_parts)
 
 # ======================================================================================================
 # 1. Skolemizing the goal
@@ -1399,13 +1400,13 @@ def no_aliasing(s: State, case: Case) -> Any:
     top = lambda o: wadd(o, logic.mask(p.obj_bits))  # noqa: E731
     disjoint = lambda x, tx, y, ty: Or(ult(tx, y), ult(ty, x))  # noqa: E731
     free_before = wadd(uc.obj, shl(p.free_index, abi.seL4_MinUntypedBits))
-    detyped = lambda x: And(p.reset, ule(uc.obj, x), ule(x, cap_top(uc)))  # noqa: E731
+    detyped = lambda x: And(p.reset, ule(uc.obj, x), ule(x, untyped_top(uc)))  # noqa: E731
     objs = (s.obj_type,)
     return And(
         logic.forall(logic.Domain("obj"), lambda o: logic.forall(logic.Domain("obj2"), lambda o2: Implies(
             And(is_new(o), is_new(o2), ne(o, o2)), disjoint(o, top(o), o2, top(o2))), over=objs), over=objs),
         logic.forall(logic.Domain("obj"), lambda o: Implies(
-            is_new(o), And(ule(uc.obj, o), ule(top(o), cap_top(uc)), ule(free_before, o))), over=objs),
+            is_new(o), And(ule(uc.obj, o), ule(top(o), untyped_top(uc)), ule(free_before, o))), over=objs),
         logic.forall(logic.Domain("obj"), lambda o: logic.forall(logic.Domain("obj2"), lambda x: Implies(
             And(is_new(o), ne(s.obj_type[x], OBJ_NONE), Not(detyped(x))),
             disjoint(o, top(o), x, object_top(s, x))), over=objs), over=objs))
@@ -1461,8 +1462,8 @@ def no_aliasing_query() -> Query:
                                    if n != "check passes: destination slots are empty" and not n.startswith("lemma")]
     hyps.append(("valid_cap of the untyped", valid_cap(s, uc)))
     hyps.append(("valid_untyped at the untyped and x", Implies(
-        And(ne(s.obj_type[x], OBJ_NONE), ule(x, cap_top(uc)), ule(uc.obj, object_top(s, x))),
-        And(ule(uc.obj, x), ule(object_top(s, x), cap_top(uc)), _below_free(uc, object_top(s, x))))))
+        And(ne(s.obj_type[x], OBJ_NONE), ule(x, untyped_top(uc)), ule(uc.obj, object_top(s, x))),
+        And(ule(uc.obj, x), ule(object_top(s, x), untyped_top(uc)), _below_free(uc, object_top(s, x))))))
     hyps.append(("lemma untyped_retype:window_fits",
                  inst.abstract(_lemma(*window_fits(uc.obj, uc.bits, p.free_index, p.obj_bits, a["n"])))))
     for m, m2 in ((o, o2), (o3, o3), (o4, o4)):
@@ -1483,7 +1484,7 @@ def no_aliasing_query() -> Query:
         subst = [(inst.abstract(t), z3.BitVec(f"{n}!abs", 64)) for n, t in
                  (("last", last), ("base", p.base), ("free_before", free_before))]
         subst += [(wadd(m, logic.mask(p.obj_bits)), z3.BitVec(f"top({m})!abs", 64)) for m in consts]
-        subst.append((cap_top(uc), z3.BitVec("untyped_top!abs", 64)))
+        subst.append((untyped_top(uc), z3.BitVec("untyped_top!abs", 64)))
         hyps = [(n, z3.substitute(h, *subst)) for n, h in hyps]
         goals = [(n, z3.substitute(g, *subst)) for n, g in goals]
     return Query(hypotheses=hyps, goal=goals)

@@ -52,7 +52,7 @@ from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemm
 from spec import abi, logic, ops
 from spec.invariants import INVARIANTS, cap_inside
 from spec.logic import And, Implies, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, wsub
-from spec.state import NULL, State, cap_top, get_cap, max_free_index, object_top
+from spec.state import NULL, State, get_cap, max_free_index, object_top, untyped_top
 
 # ======================================================================================================
 # Instances at every tuple of chosen terms
@@ -353,7 +353,7 @@ def whole_window_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: A
 
 def _bounds(r: Retype) -> list[tuple[str, Any]]:
     """The window's bounds, each generalised to one constant."""
-    return [("end", r.end), ("base", r.p.base), ("free_before", r.free_before), ("untyped_top", cap_top(r.uc))]
+    return [("end", r.end), ("base", r.p.base), ("free_before", r.free_before), ("untyped_top", untyped_top(r.uc))]
 
 
 def _window_facts(r: Retype, slots: Sequence[Any], objs: Sequence[Any], pairs: Sequence[tuple[Any, Any]],
@@ -552,7 +552,7 @@ def _untyped_mdb_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
     uc, oc = r.uc, r.s.cap_obj[c]
     return [([("new_slot", u, False), ("new_slot", c, True)], [_is_ut(r, u), *_nesting(r, u)]),
             ([("new_slot", u, True), ("new_slot", c, False)],
-             [("c's object is in ut's range", And(ule(uc.obj, oc), ule(oc, cap_top(uc))))])]
+             [("c's object is in ut's range", And(ule(uc.obj, oc), ule(oc, untyped_top(uc))))])]
 
 
 def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
@@ -562,7 +562,7 @@ def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[Case
     uc = r.uc
 
     def overlaps_ut(o: Any) -> tuple[str, Any]:
-        return ("old object overlaps ut", And(ule(o, cap_top(uc)), ule(uc.obj, object_top(r.s, o))))
+        return ("old object overlaps ut", And(ule(o, untyped_top(uc)), ule(uc.obj, object_top(r.s, o))))
     return [([("new_object", a, False), ("new_object", b, True)], [overlaps_ut(a)]),
             ([("new_object", a, True), ("new_object", b, False)], [overlaps_ut(b)])]
 
@@ -612,8 +612,8 @@ def _nested_window_at(r: Retype, outer: Any, lo: Any) -> tuple[str, Any]:
     co, cu = get_cap(r.s, outer), r.uc
     hi = wadd(lo, logic.mask(r.p.obj_bits))
     return ("lemma untyped_retype:nested_window", _lemma(*nested_window_lemma(
-        co.obj, cu.obj, r.free_before, r.p.base, lo, hi, r.last, wadd(cu.obj, logic.mask(cu.bits)), cap_top(cu),
-        cap_top(co), shl(co.free, abi.seL4_MinUntypedBits))))
+        co.obj, cu.obj, r.free_before, r.p.base, lo, hi, r.last, wadd(cu.obj, logic.mask(cu.bits)), untyped_top(cu),
+        untyped_top(co), shl(co.free, abi.seL4_MinUntypedBits))))
 
 
 def _valid_untyped_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
@@ -651,7 +651,7 @@ def _untyped_inc_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[s
     # An old untyped strictly inside ut lies below ut's free index, so below the window.
     a, b = gs
     return [_nested_window_at(r, b, r.p.object_for(a)), _nested_window_at(r, a, r.p.object_for(b)),
-            *[_below_window_at(r, cap_top(get_cap(r.s, x))) for x in (a, b)]]
+            *[_below_window_at(r, untyped_top(get_cap(r.s, x))) for x in (a, b)]]
 
 
 def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
