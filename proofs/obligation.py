@@ -25,6 +25,9 @@ class Query:
     hypotheses: list[tuple[str, z3.BoolRef]]
     goal: list[tuple[str, z3.BoolRef]]
     decode: Callable[[z3.ModelRef], dict[str, Any]] | None = field(default=None)
+    # Given the hypotheses' constants, (constant, value) pairs from a known model to start the
+    # witness check from (proofs/witness.py); None: the solver searches from nothing.
+    known_model: Callable[[list[z3.ExprRef]], list[tuple[z3.ExprRef, z3.ExprRef]]] | None = field(default=None)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from typing import Any
 import z3
 from z3 import z3core as _C
 
+from proofs import witness
 from proofs.obligation import Query, obligation
 from spec import abi, cdt, ops
 from spec import logic
@@ -1237,7 +1238,7 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
     body = inst.abstract(split)
     goal_parts.extend(goal_cases(inv, Implies(And(*facts), body) if facts else body))
     hyps.extend(inst.side())
-    return _nested_query(s, hyps, goal_parts, _decoder(s, case, terms))
+    return _nested_query(s, hyps, goal_parts, _decoder(s, case, terms), witness.binding(op))
 
 
 PRUNE = True
@@ -1290,7 +1291,9 @@ def _prune(goal: z3.BoolRef, truths: Sequence[z3.BoolRef]) -> z3.BoolRef:
 
 
 def _nested_query(s: State, hyps: list[tuple[str, Any]], goal: list[tuple[str, Any]],
-                  decode: Callable[[z3.ModelRef, Callable[[Any], Any]], dict[str, Any]]) -> Query:
+                  decode: Callable[[z3.ModelRef, Callable[[Any], Any]], dict[str, Any]],
+                  known_model: Callable[[list[z3.ExprRef]], list[tuple[z3.ExprRef, z3.ExprRef]]] | None = None
+                  ) -> Query:
     """The Query with the ghost `anc` read as a nested array (see _nest_pairs)."""
     nested = z3.Array("s.anc[slot][slot]", z3.BitVecSort(64), z3.ArraySort(z3.BitVecSort(64), z3.BoolSort()))
     arr = s.anc.array()
@@ -1309,7 +1312,7 @@ def _nested_query(s: State, hyps: list[tuple[str, Any]], goal: list[tuple[str, A
             return logic.model_value(model, nested_term)
         return value
 
-    return Query(hypotheses=hyps2, goal=goal2, decode=lambda m: decode(m, evaluate(m)))
+    return Query(hypotheses=hyps2, goal=goal2, decode=lambda m: decode(m, evaluate(m)), known_model=known_model)
 
 
 # ======================================================================================================
@@ -1487,7 +1490,7 @@ def no_aliasing_query() -> Query:
         subst.append((untyped_top(uc), z3.BitVec("untyped_top!abs", 64)))
         hyps = [(n, z3.substitute(h, *subst)) for n, h in hyps]
         goals = [(n, z3.substitute(g, *subst)) for n, g in goals]
-    return Query(hypotheses=hyps, goal=goals)
+    return Query(hypotheses=hyps, goal=goals, known_model=witness.binding("untyped_retype"))
 
 
 ABSTRACT_TERMS = True

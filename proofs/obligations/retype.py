@@ -45,6 +45,7 @@ from typing import Any
 
 import z3
 
+from proofs import witness
 from proofs.obligation import Query, obligation
 from proofs.obligations import cspace
 from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemma, _Matcher, _skolemize, goal_cases,
@@ -490,7 +491,8 @@ def retype_query(inv: str, instances: Callable[[Retype, list[Any], list[Any]], I
     goals = [(n2, gen2.go(g2)) for n, g in goals for n2, g2 in goal_cases(n, g)]
     norm.release()
     decode = cspace._decoder(s, r.case, Terms(slots=_dedup(all_slots), objs=_dedup(all_objs)))
-    return cspace._nested_query(s, hyps, goals, _flag_off_definition(decode, gen.definitions() + gen2.definitions()))
+    return cspace._nested_query(s, hyps, goals, _flag_off_definition(decode, gen.definitions() + gen2.definitions()),
+                                witness.binding("untyped_retype"))
 
 
 def _flag_off_definition(decode: Callable[[z3.ModelRef, Callable[[Any], Any]], dict[str, Any]],
