@@ -1080,6 +1080,13 @@ def window_bounds(base: Any, obj_bits: Any, n: Any, o: Any, o2: Any) -> tuple[An
                               Or(ult(top(o), o2), ult(top(o2), o))))]
 
 
+def below_window_lemma(ub: Any, free_bytes: Any, x: Any, fb: Any, base: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """(premise, conclusions): a byte x of the untyped at ub that lies below its free index (free_bytes
+    from ub; first free byte fb) lies below every object of a window that starts above fb."""
+    premise = And(ule(ub, x), ult(wsub(x, ub), free_bytes), eq(fb, wadd(ub, free_bytes)), ule(ub, fb), ule(fb, base))
+    return premise, [("the byte lies below the window", ult(x, base))]
+
+
 def _lemma(premise: Any, conclusions: list[tuple[str, Any]]) -> Any:
     return Implies(premise, And(*[c for _, c in conclusions]))
 
@@ -1478,6 +1485,10 @@ def no_aliasing_query() -> Query:
         ne(x, 0), ule(s.obj_bits[x], abi.seL4_MaxUntypedBits), logic.is_aligned(x, s.obj_bits[x])))))
     for n, d in no_aliasing_definitions(uc, p.free_index):
         hyps.append((f"definition: {n}", inst.abstract(d)))
+    # x below the untyped's free index lies below the window (measured: 4 s to 1.3 s on the third goal).
+    hyps.append(("lemma untyped_retype:below_window", inst.abstract(_lemma(*below_window_lemma(
+        uc.obj, shl(uc.free, abi.seL4_MinUntypedBits), object_top(s, x),
+        wadd(uc.obj, shl(p.free_index, abi.seL4_MinUntypedBits)), p.base)))))
     if ABSTRACT_TERMS:
         # Generalise: the window's bounds become fresh constants in hypotheses and goal alike, so
         # Z3 chains comparisons between them instead of bit-blasting their definitions. A proof

@@ -336,13 +336,6 @@ def nested_window_lemma(ub: Any, utb: Any, fb: Any, base: Any, lo: Any, hi: Any,
                      ("the object lies below the outer untyped's free index", ult(wsub(hi, ub), fu))]
 
 
-def below_window_lemma(ub: Any, free_bytes: Any, x: Any, fb: Any, base: Any) -> tuple[Any, list[tuple[str, Any]]]:
-    """(premise, conclusions): a byte x of the untyped at ub that lies below its free index (free_bytes
-    from ub; first free byte fb) lies below every object of a window that starts above fb."""
-    premise = And(ule(ub, x), ult(wsub(x, ub), free_bytes), eq(fb, wadd(ub, free_bytes)), ule(ub, fb), ule(fb, base))
-    return premise, [("the byte lies below the window", ult(x, base))]
-
-
 def whole_window_lemma(obj: Any, bits: Any, free_index: Any, obj_bits: Any, n: Any, o: Any) -> tuple[Any, list[tuple[str, Any]]]:
     """(premise, conclusions): a new object with the untyped's whole range leaves the untyped full."""
     premise, _ = cspace.window_fits(obj, bits, free_index, obj_bits, n)
@@ -569,6 +562,11 @@ def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[Case
             ([("new_object", a, True), ("new_object", b, False)], [overlaps_ut(b)])]
 
 
+def _pspace_distinct_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    # An old object below ut's free index lies below the window.
+    return [_below_window_at(r, object_top(r.s, o)) for o in go]
+
+
 def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     # A new cap descends from ut and from ut's ancestors; no old cap names an object inside a new
     # untyped (such an object would lie above ut's free index, or was detyped with ut childless).
@@ -645,7 +643,7 @@ def _untyped_inc_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
 def _below_window_at(r: Retype, x: Any) -> tuple[str, Any]:
     """below_window_lemma for the byte x against ut's window."""
     cu = r.uc
-    return ("lemma untyped_retype:below_window", _lemma(*below_window_lemma(
+    return ("lemma untyped_retype:below_window", _lemma(*cspace.below_window_lemma(
         cu.obj, shl(cu.free, abi.seL4_MinUntypedBits), x, r.free_before, r.p.base)))
 
 
@@ -680,7 +678,7 @@ FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[
                          Callable[..., list[CaseRule]] | None, int]] = {
     "cdt_anc": (_cdt_anc, None, None, None, 120),
     "valid_caps": (_valid_caps, _lemmas_slots, None, None, 120),
-    "pspace_distinct": (_pspace_distinct, _lemmas_pairs, None, _pspace_distinct_cases, 120),
+    "pspace_distinct": (_pspace_distinct, _lemmas_pairs, _pspace_distinct_lemmas, _pspace_distinct_cases, 120),
     "descendants_inc": (_descendants_inc, _lemmas_slots, None, None, 120),
     "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, _untyped_mdb_cases, 120),
     "valid_untyped": (_valid_untyped, _lemmas_new_untyped, _valid_untyped_lemmas, _valid_untyped_cases, 240),
@@ -737,7 +735,7 @@ def _nested_window() -> Query:
             timeout_s=60)
 def _below_window() -> Query:
     w = logic.word
-    return cspace._lemma_query(*below_window_lemma(*[w(x) for x in ("ub", "free_bytes", "x", "fb", "base")]))
+    return cspace._lemma_query(*cspace.below_window_lemma(*[w(x) for x in ("ub", "free_bytes", "x", "fb", "base")]))
 
 
 @obligation(name="untyped_retype:whole_window", about=("spec.ops.untyped_retype_effect",),
