@@ -515,6 +515,39 @@ def _cdt_anc(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     return [(name, gs + [r.ut] + ps, []) for name in ("cdt_anc", "mdb_cte_at", "valid_nullcaps", "pre")]
 
 
+def _pspace_aligned(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new object is a window member: aligned and not at 0 (window lemma), of a size decode
+    # allows; an old one is as it was, or detyped by the reset.
+    o, = go
+    return [("pspace_aligned", [], [o]), ("valid_caps", [r.ut], []), ("pre", [r.ut], [])]
+
+
+def _mdb_cte_at(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap is not null and its parent is ut, which holds an untyped cap; an old edge is
+    # unchanged, and its parent was not a destination slot (those were empty).
+    c, = gs
+    return [("mdb_cte_at", [c], []), ("pre", [c, r.ut, r.s.cdt_parent[c]], [])]
+
+
+def _no_mloop(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap is one deeper than ut; an old edge and its depths are unchanged (its parent
+    # holds a cap, so it is not a destination slot).
+    c, = gs
+    return [("no_mloop", [c], []), ("mdb_cte_at", [c], []), ("pre", [c, r.ut, r.s.cdt_parent[c]], [])]
+
+
+def _valid_nullcaps(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A destination slot gets a cap; every other slot is as it was, but for ut's free index.
+    x, = gs
+    return [("valid_nullcaps", [x], []), ("pre", [x, r.ut], [])]
+
+
+def _ut_revocable(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
+    # A new cap is original; every other slot is as it was, but for ut's free index.
+    x, = gs
+    return [("ut_revocable", [x], []), ("pre", [x, r.ut], [])]
+
+
 def _valid_caps(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     # A new cap names a new object; an old cap's object is not in the window (valid_untyped at
     # ut: it lies below the free index) nor detyped (untyped_mdb: it would descend from ut).
@@ -658,6 +691,10 @@ def _lemmas_slots(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], l
     return gs, [r.p.object_for(k) for k in gs] + [r.s.cap_obj[k] for k in gs] + go, []
 
 
+def _lemmas_objs(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    return [], go, []
+
+
 def _lemmas_pairs(r: Retype, gs: list[Any], go: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
     return [], go, [tuple(go)]
 
@@ -678,6 +715,11 @@ FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[
                          Callable[..., list[CaseRule]] | None, int]] = {
     "cdt_anc": (_cdt_anc, None, None, None, 120),
     "valid_caps": (_valid_caps, _lemmas_slots, None, None, 120),
+    "pspace_aligned": (_pspace_aligned, _lemmas_objs, None, None, 120),
+    "mdb_cte_at": (_mdb_cte_at, None, None, None, 120),
+    "no_mloop": (_no_mloop, None, None, None, 120),
+    "valid_nullcaps": (_valid_nullcaps, None, None, None, 120),
+    "ut_revocable": (_ut_revocable, None, None, None, 120),
     "pspace_distinct": (_pspace_distinct, _lemmas_pairs, _pspace_distinct_lemmas, _pspace_distinct_cases, 120),
     "descendants_inc": (_descendants_inc, _lemmas_slots, None, None, 120),
     "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, _untyped_mdb_cases, 120),
