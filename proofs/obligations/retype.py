@@ -557,6 +557,12 @@ def _valid_caps(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
             ("pspace_aligned", [], [ox]), ("pre", [x, r.ut], [])]
 
 
+def _valid_caps_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    # An old cap's object below ut's free index lies below the window.
+    x, = gs
+    return [_below_window_at(r, object_top(r.s, r.s.cap_obj[x]))]
+
+
 def _pspace_distinct(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     # New objects are disjoint (window lemma) and above every old object that overlaps ut.
     a, b = go
@@ -608,6 +614,12 @@ def _untyped_mdb(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
     oc = r.s.cap_obj[c]
     return [("untyped_mdb", sl, []), ("untyped_inc", [u, r.ut], []), ("valid_untyped", [u, r.ut], [oc]),
             ("valid_caps", sl, []), ("cdt_anc", sl, []), ("pre", sl, []), ("pspace_aligned", [], [oc])]
+
+
+def _untyped_mdb_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
+    # An old cap's object, or an old untyped, below ut's free index lies below the window.
+    u, c = gs
+    return [_below_window_at(r, object_top(r.s, r.s.cap_obj[c])), _below_window_at(r, untyped_top(get_cap(r.s, u)))]
 
 
 def _nesting(r: Retype, x: Any) -> list[tuple[str, Any]]:
@@ -714,7 +726,7 @@ _LemmaTerms = Callable[..., tuple[list[Any], list[Any], list[Any]]]
 FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[..., list[tuple[str, Any]]] | None,
                          Callable[..., list[CaseRule]] | None, int]] = {
     "cdt_anc": (_cdt_anc, None, None, None, 120),
-    "valid_caps": (_valid_caps, _lemmas_slots, None, None, 120),
+    "valid_caps": (_valid_caps, _lemmas_slots, _valid_caps_lemmas, None, 120),
     "pspace_aligned": (_pspace_aligned, _lemmas_objs, None, None, 120),
     "mdb_cte_at": (_mdb_cte_at, None, None, None, 120),
     "no_mloop": (_no_mloop, None, None, None, 120),
@@ -722,7 +734,7 @@ FOCUSED: dict[str, tuple[Callable[..., Instances], _LemmaTerms | None, Callable[
     "ut_revocable": (_ut_revocable, None, None, None, 120),
     "pspace_distinct": (_pspace_distinct, _lemmas_pairs, _pspace_distinct_lemmas, _pspace_distinct_cases, 120),
     "descendants_inc": (_descendants_inc, _lemmas_slots, None, None, 120),
-    "untyped_mdb": (_untyped_mdb, _lemmas_slots, None, _untyped_mdb_cases, 120),
+    "untyped_mdb": (_untyped_mdb, _lemmas_slots, _untyped_mdb_lemmas, _untyped_mdb_cases, 120),
     "valid_untyped": (_valid_untyped, _lemmas_new_untyped, _valid_untyped_lemmas, _valid_untyped_cases, 240),
     "untyped_inc": (_untyped_inc, _lemmas_untyped_pair, _untyped_inc_lemmas, _untyped_inc_cases, 300),
 }
