@@ -592,13 +592,17 @@ def _untyped_mdb_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule
 def _pspace_distinct_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
     # An old object against a new one: whether the old one overlaps ut (then it lies below ut's
     # free index by valid_untyped, or was detyped by the reset) or not (then it misses the window).
+    # A new object: whether the retype makes untypeds (then the window holds no object at all);
+    # measured, 6.3 s to 2.9 s.
     a, b = go
     uc = r.uc
 
     def overlaps_ut(o: Any) -> tuple[str, Any]:
         return ("old object overlaps ut", And(ule(o, untyped_top(uc)), ule(uc.obj, object_top(r.s, o))))
-    return [([("new_object", a, False), ("new_object", b, True)], [overlaps_ut(a)]),
-            ([("new_object", a, True), ("new_object", b, False)], [overlaps_ut(b)])]
+    makes = _makes_untypeds(r)
+    return [([("new_object", a, False), ("new_object", b, True)], [makes, overlaps_ut(a)]),
+            ([("new_object", a, True), ("new_object", b, False)], [makes, overlaps_ut(b)]),
+            ([("new_object", a, True), ("new_object", b, True)], [makes])]
 
 
 def _pspace_distinct_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[str, Any]]:
@@ -628,6 +632,11 @@ def _nesting(r: Retype, x: Any) -> list[tuple[str, Any]]:
     return [("old untyped inside ut", cap_inside(cx, cu)), ("ut inside old untyped", cap_inside(cu, cx))]
 
 
+def _makes_untypeds(r: Retype) -> tuple[str, Any]:
+    """The atom that the retype makes untypeds (then its new caps are untyped caps and it makes no objects)."""
+    return ("retype makes untypeds", eq(r.a["obj_type"], abi.seL4_UntypedObject))
+
+
 def _is_ut(r: Retype, x: Any) -> tuple[str, Any]:
     """The atom that the old untyped in the slot x is ut (whose free index retype moves)."""
     return ("u is ut", eq(x, r.ut))
@@ -645,10 +654,11 @@ def _valid_untyped(r: Retype, gs: list[Any], go: list[Any]) -> Instances:
 
 def _valid_untyped_cases(r: Retype, gs: list[Any], go: list[Any]) -> list[CaseRule]:
     # An old untyped: whether it is ut (whose free index moves) or another (unchanged); against
-    # a new object, also one case per way untyped_inc nests u and ut.
+    # a new object, also one case per way untyped_inc nests u and ut, and whether the retype makes
+    # untypeds (measured: 37 s to 24 s alone; the same split slows untyped_inc and untyped_mdb).
     u, = gs
     o, = go
-    return [([("new_slot", u, False), ("new_object", o, True)], [_is_ut(r, u), *_nesting(r, u)]),
+    return [([("new_slot", u, False), ("new_object", o, True)], [_makes_untypeds(r), _is_ut(r, u), *_nesting(r, u)]),
             ([("new_slot", u, False), ("new_object", o, False)], [_is_ut(r, u)])]
 
 
