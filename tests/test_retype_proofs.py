@@ -25,6 +25,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_focused_obligations_are_registered_once() -> None:
     names = [ob.name for ob in all_obligations()]
+    assert {inv for op, inv in cspace.FOCUSED if op == "untyped_retype"} == set(retype.FOCUSED)  # none left out
     for inv in retype.FOCUSED:
         assert names.count(f"untyped_retype:{inv}") == 1
         assert ("untyped_retype", inv) in cspace.FOCUSED

@@ -1150,22 +1150,6 @@ OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-# Retype creates objects in free untyped memory and caps in empty slots: every preservation
-# proof needs that the untyped is well formed (valid_caps), that its free memory holds no object
-# (valid_untyped) and that the destination slots are nobody's parent or ancestor.
-_RETYPE_BASE = ("valid_caps", "valid_untyped", "mdb_cte_at", "valid_nullcaps", "cdt_anc")
-_RETYPE_MORE: dict[str, tuple[str, ...]] = {
-    # A cap to a new object lies inside the untyped it came from, so an untyped whose range
-    # holds it overlaps that one: they nest (untyped_inc), and an inner one would hold the new
-    # object below its free index, which valid_untyped rules out.
-    "untyped_mdb": ("untyped_inc", "untyped_mdb"),
-    "untyped_inc": ("untyped_inc", "untyped_mdb"),
-    "descendants_inc": ("descendants_inc",),
-}
-for _inv in NEEDS:
-    OVERRIDES[("untyped_retype", _inv)] = tuple(dict.fromkeys(NEEDS[_inv] + _RETYPE_BASE + _RETYPE_MORE.get(_inv, ())))
-
-
 def terms_for(s: State, case: Case, goal_consts: Sequence[z3.ExprRef]) -> Terms:
     """The instance terms of one obligation: the goal's slots and the operation's, their parents, their objects."""
     gslots = [k for k in goal_consts if not str(k).startswith("obj")]
@@ -1389,10 +1373,7 @@ def _register(op: str, inv: str) -> None:
 # construction here gets no verdict on most of them (the window's shifts by symbolic amounts), and
 # takes 10 to 40 times longer on the others (pspace_aligned, mdb_cte_at, no_mloop, valid_nullcaps,
 # ut_revocable: 0.8 to 4.5 s each against 0.05 to 0.4 s).
-FOCUSED: frozenset[tuple[str, str]] = frozenset(
-    ("untyped_retype", inv) for inv in ("cdt_anc", "valid_caps", "pspace_distinct", "descendants_inc", "untyped_mdb",
-                                         "untyped_inc", "valid_untyped", "pspace_aligned", "mdb_cte_at", "no_mloop",
-                                         "valid_nullcaps", "ut_revocable"))
+FOCUSED: frozenset[tuple[str, str]] = frozenset(("untyped_retype", inv) for inv in INVARIANTS)
 # Pairs not proved (left out rather than registered to fail): none now.
 NOT_YET: frozenset[tuple[str, str]] = frozenset()
 
