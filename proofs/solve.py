@@ -327,9 +327,7 @@ def _extends_known_model(query: Query, deadline: float) -> bool:
         bound = [z3.simplify(z3.substitute(h, *binding)) for h in hyps] if binding else []
     except Exception:  # noqa: BLE001 - a broken known model only costs the plain check
         return False
-    if not bound:
-        return False
-    if any(z3.is_false(b) for b in bound):
+    if not bound or any(z3.is_false(b) for b in bound):
         return False
     s = z3.Solver(ctx=ctx)
     s.add([b for b in bound if not z3.is_true(b)])

@@ -105,6 +105,11 @@ def cap_inside(inner: Cap, outer: Cap) -> Bool:
     return And(ule(outer.obj, inner.obj), ule(cap_top(inner), cap_top(outer)))
 
 
+def untyped_inside(inner: Cap, outer: Cap) -> Bool:
+    """cap_inside for two untyped caps, through untyped_top."""
+    return And(ule(outer.obj, inner.obj), ule(untyped_top(inner), untyped_top(outer)))
+
+
 def descendants_inc(s: State) -> Bool:
     """l4v descendants_inc, edge-local: a child has its parent's cap class and lies in its range."""
     def edge(c: Word) -> Bool:
@@ -142,7 +147,7 @@ def untyped_inc(s: State) -> Bool:
     def ok(a: Word, b: Word) -> Bool:
         ca, cb = get_cap(s, a), get_cap(s, b)
         ta, tb = untyped_top(ca), untyped_top(cb)
-        a_in_b, b_in_a = And(ule(cb.obj, ca.obj), ule(ta, tb)), And(ule(ca.obj, cb.obj), ule(tb, ta))
+        a_in_b, b_in_a = untyped_inside(ca, cb), untyped_inside(cb, ca)
         disjoint = Or(ult(ta, cb.obj), ult(tb, ca.obj))
         strictly_in = And(a_in_b, Not(b_in_a))
         return Implies(And(is_untyped(ca), is_untyped(cb)), And(

@@ -51,7 +51,7 @@ from proofs.obligations import cspace
 from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemma, _Matcher, _skolemize, goal_cases,
                                        split_goal)
 from spec import abi, logic, ops
-from spec.invariants import INVARIANTS, cap_inside
+from spec.invariants import INVARIANTS, untyped_inside
 from spec.logic import And, Implies, eq, ne, shl, shr, symbolic_record, ule, ult, wadd, wsub
 from spec.state import NULL, State, get_cap, max_free_index, object_top, untyped_top
 
@@ -629,7 +629,7 @@ def _untyped_mdb_lemmas(r: Retype, gs: list[Any], go: list[Any]) -> list[tuple[s
 def _nesting(r: Retype, x: Any) -> list[tuple[str, Any]]:
     """The atoms of untyped_inc at (ut, x) that say which range holds the other."""
     cu, cx = r.uc, get_cap(r.s, x)
-    return [("old untyped inside ut", cap_inside(cx, cu)), ("ut inside old untyped", cap_inside(cu, cx))]
+    return [("old untyped inside ut", untyped_inside(cx, cu)), ("ut inside old untyped", untyped_inside(cu, cx))]
 
 
 def _makes_untypeds(r: Retype) -> tuple[str, Any]:
