@@ -80,7 +80,7 @@ def _skolemize(t: z3.BoolRef, consts: list[z3.ExprRef]) -> z3.BoolRef:
 # 2. Resolving reads and splitting cases, on raw Z3 ASTs (the Python wrappers cost too much here)
 
 _APP, _NUM = z3.Z3_APP_AST, z3.Z3_NUMERAL_AST
-_QUANT = z3.Z3_QUANTIFIER_AST
+_QUANT, _VAR = z3.Z3_QUANTIFIER_AST, z3.Z3_VAR_AST
 _TRUE, _FALSE, _AND, _OR, _NOT, _IMPLIES, _ITE, _EQ = (
     z3.Z3_OP_TRUE, z3.Z3_OP_FALSE, z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT, z3.Z3_OP_IMPLIES, z3.Z3_OP_ITE,
     z3.Z3_OP_EQ)
@@ -107,6 +107,9 @@ class _Terms:
         self.zctx = z3.main_ctx()
         self.c = self.zctx.ref()
         self.keep: list[Any] = []
+        # id -> (kind, decl kind or -1, child ids, AST, is Boolean) of every node reached through
+        # reg(); each registered root is kept alive, and with it its descendants, so an id stays its own.
+        self.nodes: dict[int, tuple[int, int, tuple[int, ...], Any, bool]] = {}
         self.T = self.mk(_C.Z3_mk_true(self.c))
         self.F = self.mk(_C.Z3_mk_false(self.c))
         self.Tid, self.Fid = self.id(self.T), self.id(self.F)
@@ -120,6 +123,30 @@ class _Terms:
         for a in self.keep:
             _C.Z3_dec_ref(self.c, a)
         self.keep = []
+        self.nodes = {}
+
+    def reg(self, a: Any) -> int:
+        """a's id, with a and its descendants in `nodes` (a kept alive)."""
+        c, nodes = self.c, self.nodes
+        i = _id(c, a)
+        if i in nodes:
+            return i  # type: ignore[no-any-return]
+        self.mk(a)
+        st = [(a, i)]
+        while st:
+            x, xi = st.pop()
+            if xi in nodes:
+                continue
+            k = _kind(c, x)
+            if k == _APP:
+                kids = [_arg(c, x, j) for j in range(_nargs(c, x))]
+                kid_ids = tuple(_id(c, y) for y in kids)
+                op = _dkind(c, _decl(c, x))
+                st.extend((y, yi) for y, yi in zip(kids, kid_ids) if yi not in nodes)
+            else:
+                op, kid_ids = -1, ()
+            nodes[xi] = (k, op, kid_ids, x, k != _VAR and _skind(c, _sort(c, x)) == z3.Z3_BOOL_SORT)
+        return i  # type: ignore[no-any-return]
 
     def id(self, a: Any) -> int:
         return _id(self.c, a)  # type: ignore[no-any-return]
@@ -281,28 +308,28 @@ class _Resolver:
 
     def r(self, a: Any) -> Any:
         tm = self.tm
-        key = tm.id(a)
+        key = tm.reg(a)
         if self.touched is not None and key not in self.touched:
             return a
         hit = self.memo.get(key)
         if hit is not None:
             return hit
-        out = self._r(a)
+        out = self._r(a, key)
         self.memo[key] = out
         return out
 
-    def _r(self, a: Any) -> Any:
+    def _r(self, a: Any, key: int) -> Any:
         tm = self.tm
-        if tm.kind(a) != _APP:
+        kind, o, kids, _, isb = tm.nodes[key]
+        if kind != _APP:
             return a
-        if tm.nargs(a) == 0:
-            s = self.sub.get(tm.id(a))
+        if not kids:
+            s = self.sub.get(key)
             return a if s is None else s
-        if self.known_atoms and tm.is_bool(a):
-            v = self.known(a)
+        if isb and self.known_atoms:
+            v = self.known_atoms.get(key)
             if v is not None:
-                return v
-        o = tm.op(a)
+                return tm.T if v else tm.F
         if o == _SELECT:
             out = self.read(self.r(tm.arg(a, 0)), self.r(tm.arg(a, 1)))
         elif o == _ITE:
@@ -341,9 +368,10 @@ class _Resolver:
                 out = a if tm.id(x) == tm.id(tm.arg(a, 0)) else tm.mk(
                     _C.Z3_mk_app(tm.c, _decl(tm.c, a), 1, (_Ast * 1)(x)))
         else:
-            xs = tm.args(a)
+            nodes = tm.nodes
+            xs = [nodes[k][3] for k in kids]
             ys = [self.r(x) for x in xs]
-            if all(tm.id(x) == tm.id(y) for x, y in zip(xs, ys)):
+            if all(k == tm.id(y) for k, y in zip(kids, ys)):
                 return a
             out = tm.mk(_C.Z3_mk_app(tm.c, _decl(tm.c, a), len(ys), (_Ast * len(ys))(*ys)))
         if self.known_atoms and tm.is_bool(out):
@@ -365,25 +393,23 @@ class _Splitter:
         self.facts = list(facts)
         self.max_depth = max_depth
         self.leaves = 0
+        self.sizes: dict[int, int] = {}
 
     def _conds(self, a: Any) -> dict[int, Any]:
         """Conditions of the non-Boolean if-then-elses in a."""
-        tm, c = self.tm, self.tm.c
+        nodes = self.tm.nodes
         out: dict[int, Any] = {}
         seen: set[int] = set()
-        st = [a]
+        st = [self.tm.reg(a)]
         while st:
-            x = st.pop()
-            i = _id(c, x)
+            i = st.pop()
             if i in seen:
                 continue
             seen.add(i)
-            if _kind(c, x) != _APP:
-                continue
-            xs = tm.args(x)
-            if xs and tm.op(x) == _ITE and not tm.is_bool(x):
-                out[_id(c, xs[0])] = xs[0]
-            st.extend(xs)
+            _, op, kids, _, isb = nodes[i]
+            if op == _ITE and not isb:
+                out[kids[0]] = nodes[kids[0]][3]
+            st.extend(kids)
         return out
 
     def _splittable(self, a: Any) -> bool:
@@ -399,16 +425,19 @@ class _Splitter:
         return o == _SELECT  # a Boolean read: anc, is_original
 
     def _size(self, a: Any) -> int:
-        tm, c = self.tm, self.tm.c
+        nodes = self.tm.nodes
+        root = self.tm.reg(a)
+        hit = self.sizes.get(root)
+        if hit is not None:
+            return hit
         seen: set[int] = set()
-        st = [a]
+        st = [root]
         while st:
-            x = st.pop()
-            i = _id(c, x)
+            i = st.pop()
             if i not in seen:
                 seen.add(i)
-                if _kind(c, x) == _APP:
-                    st.extend(tm.args(x))
+                st.extend(nodes[i][2])
+        self.sizes[root] = len(seen)
         return len(seen)
 
     def _is_const(self, a: Any) -> bool:
@@ -453,23 +482,21 @@ class _Splitter:
 
     def _touched(self, g: Any, seeds: set[int]) -> set[int]:
         """Ids of the nodes of g that contain a seed."""
-        tm, c = self.tm, self.tm.c
+        nodes = self.tm.nodes
         state: dict[int, int] = {}
         out: set[int] = set()
-        st = [g]
+        st = [self.tm.reg(g)]
         while st:
-            x = st[-1]
-            i = _id(c, x)
+            i = st[-1]
             s = state.get(i)
             if s is None:
                 state[i] = 0
-                if _kind(c, x) == _APP:
-                    st.extend(tm.args(x))
+                st.extend(nodes[i][2])
                 continue
             st.pop()
             if s == 0:
                 state[i] = 1
-                if i in seeds or (_kind(c, x) == _APP and any(_id(c, y) in out for y in tm.args(x))):
+                if i in seeds or any(k in out for k in nodes[i][2]):
                     out.add(i)
         return out
 
