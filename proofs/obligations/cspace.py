@@ -1274,17 +1274,23 @@ def goal_cases(name: str, goal: z3.BoolRef, size: int = CASE_SIZE) -> list[tuple
     the larger goals in milliseconds each but gets lost in their conjunction.
     """
     out: list[tuple[str, z3.BoolRef]] = []
+    lengths: dict[int, int] = {}  # printing is most of the cost: each term once
+
+    def length(g: z3.BoolRef) -> int:
+        n = lengths.get(g.get_id())
+        if n is None:
+            n = lengths[g.get_id()] = len(g.sexpr())
+        return n
 
     def go(g: z3.BoolRef, path: tuple[z3.BoolRef, ...]) -> None:
-        big = len(g.sexpr()) > size
         if z3.is_implies(g):
             go(g.arg(1), path + (g.arg(0),))
-        elif big and z3.is_and(g):
+        elif z3.is_and(g) and length(g) > size:
             for c in g.children():
                 go(c, path)
-        elif big and z3.is_or(g):
+        elif z3.is_or(g) and length(g) > size:
             # (c1 or ... or cn) is (not c1 and ... => cn), cn the largest disjunct.
-            cs = sorted(g.children(), key=lambda c: len(c.sexpr()))
+            cs = sorted(g.children(), key=length)
             go(cs[-1], path + tuple(z3.Not(c) for c in cs[:-1]))
         else:
             out.append((name, z3.Implies(z3.And(*path), g) if path else g))
