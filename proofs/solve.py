@@ -500,7 +500,8 @@ def solve_all(
         if progress_callback is not None:
             progress_callback(r)
 
-    todo = list(names)
+    # Those with the largest budgets first, so that the longest are not left to run alone at the end.
+    todo = [ob.name for ob in sorted(obs, key=lambda ob: -ob.timeout_s)]
     if use_cache and indexed:
         # Served through the index here, so a run with nothing to solve builds nothing and never forks.
         for ob in obs:
