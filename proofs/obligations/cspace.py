@@ -468,11 +468,14 @@ class _Splitter:
         out[tm.id(k)] = v
         return out
 
-    def _pick(self, g: Any, res: _Resolver) -> Any:
+    def _decisions(self, known: dict[int, bool], sub: dict[int, Any]) -> list[Any]:
+        """The decisions resolved in full under known and sub."""
+        res = _Resolver(self.tm, known, sub)
+        return [res.r(d) for d in self.decisions]
+
+    def _pick(self, g: Any, decisions: list[Any]) -> Any:
         conds = self._conds(g)
-        res = _Resolver(self.tm, res.known_atoms, res.sub)  # decisions are resolved in full
-        for d in self.decisions:
-            rd = res.r(d)
+        for rd in decisions:
             if self.tm.id(rd) in conds:
                 return rd
         cands = [c for c in conds.values() if self._splittable(c)]
@@ -500,16 +503,20 @@ class _Splitter:
                     out.add(i)
         return out
 
-    def _split(self, g: Any, known: dict[int, bool], sub: dict[int, Any], depth: int, seeds: set[int] | None) -> Any:
+    def _split(self, g: Any, known: dict[int, bool], sub: dict[int, Any], depth: int, seeds: set[int] | None,
+               decisions: list[Any] | None = None) -> Any:
         tm = self.tm
         res = _Resolver(tm, known, sub, None if seeds is None else self._touched(g, seeds))
         g = res.r(g)
         if tm.id(g) in (tm.Tid, tm.Fid) or depth >= self.max_depth:
             self.leaves += 1
             return g
+        if decisions is None:
+            decisions = self._decisions(known, sub)
         if tm.kind(g) == _APP and tm.op(g) == _AND:
-            return res.mk_and([self._split(x, known, sub, depth, None) for x in tm.args(g)])
-        c = self._pick(g, res)
+            # The conjuncts share known and sub, so they share the resolved decisions too.
+            return res.mk_and([self._split(x, known, sub, depth, None, decisions) for x in tm.args(g)])
+        c = self._pick(g, decisions)
         if c is None:
             self.leaves += 1
             return g
