@@ -22,7 +22,7 @@ from refinement.checker import Mismatch, Simulation, Stepper, check_trace, shrin
 from spec import abi
 from spec.decode import CapFault, handle_invocation
 from spec.ops import Reply
-from spec.state import State, get_cap
+from spec.state import State
 
 ROOT_CNODE = abi.seL4_CapInitThreadCNode
 GHOSTS = ("depth",)  # history-dependent ghost fields, not part of the state relation

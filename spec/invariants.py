@@ -19,7 +19,7 @@ from collections.abc import Callable
 from spec import abi
 from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, ne, shl, ule, ult, wsub)
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_class, cap_object_type, cap_size_bits, cap_top,
-                        free_ref, get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
+                        get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
                         object_top, pair, untyped_top)
 
 SLOT = Domain("slot")
