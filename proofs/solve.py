@@ -14,6 +14,7 @@ from typing import Any
 
 import z3
 
+from proofs import rawz3 as raw
 from proofs.decode import generic_decode, render_counterexample
 from proofs.obligation import Obligation, Query
 
@@ -339,22 +340,34 @@ def _extends_known_model(query: Query, deadline: float) -> bool:
 
 
 def _constants(terms: Sequence[z3.ExprRef]) -> list[z3.ExprRef]:
-    """The uninterpreted constants of terms (under quantifiers too), each once."""
+    """The uninterpreted constants of terms (under quantifiers too), each once.
+
+    A walk on raw ASTs (proofs/rawz3.py): through the Python wrappers it was most of the time of
+    a known-model check (cnode_rotate:untyped_inc: 0.32 s of 0.37 s).
+    """
+    if not terms:
+        return []
+    ctx = terms[0].ctx
+    c = ctx.ref()
     seen: set[int] = set()
-    out: dict[int, z3.ExprRef] = {}
-    stack = list(terms)
+    out: dict[int, Any] = {}
+    stack = [t.as_ast() for t in terms]
     while stack:
         x = stack.pop()
-        if x.get_id() in seen:
+        i = raw.ast_id(c, x)
+        if i in seen:
             continue
-        seen.add(x.get_id())
-        if z3.is_quantifier(x):
-            stack.append(x.body())
-        elif z3.is_app(x):
-            if x.num_args() == 0 and x.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-                out[x.get_id()] = x
-            stack.extend(x.children())
-    return list(out.values())
+        seen.add(i)
+        kind = raw.ast_kind(c, x)
+        if kind == z3.Z3_QUANTIFIER_AST:
+            stack.append(raw.quantifier_body(c, x))
+        elif kind == z3.Z3_APP_AST:
+            n = raw.num_args(c, x)
+            if n == 0 and raw.decl_kind(c, raw.app_decl(c, x)) == z3.Z3_OP_UNINTERPRETED:
+                out[i] = x
+            stack.extend(raw.app_arg(c, x, k) for k in range(n))
+    # The terms are alive, so are their nodes: wrapping takes a reference of its own.
+    return [z3.z3._to_expr_ref(x, ctx) for x in out.values()]
 
 
 # For quantifier-free checks (arrays, bit-vectors): bit-blast after Ackermann reduction of the

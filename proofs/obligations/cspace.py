@@ -48,6 +48,8 @@ from z3 import z3core as _C
 
 from proofs import witness
 from proofs.obligation import Query, obligation
+from proofs.rawz3 import app_arg as _arg, app_decl as _decl, ast_id as _id, ast_kind as _kind, decl_kind as _dkind
+from proofs.rawz3 import get_sort as _sort, num_args as _nargs, sort_kind as _skind, var_index as _var_index
 from spec import abi, cdt, ops
 from spec import logic
 from spec.invariants import INVARIANTS, _below_free, valid_cap
@@ -87,17 +89,6 @@ _TRUE, _FALSE, _AND, _OR, _NOT, _IMPLIES, _ITE, _EQ = (
 _SELECT, _STORE, _CONST_ARRAY, _EXTRACT, _CONCAT, _DISTINCT = (
     z3.Z3_OP_SELECT, z3.Z3_OP_STORE, z3.Z3_OP_CONST_ARRAY, z3.Z3_OP_EXTRACT, z3.Z3_OP_CONCAT, z3.Z3_OP_DISTINCT)
 _Ast = z3.Ast
-
-
-def _raw(f: Any) -> Any:
-    """The unchecked C entry point of a z3core getter (a getter cannot fail on a live AST)."""
-    return f.__defaults__[0].f
-
-
-_id, _kind, _decl, _dkind = (_raw(_C.Z3_get_ast_id), _raw(_C.Z3_get_ast_kind), _raw(_C.Z3_get_app_decl),
-                             _raw(_C.Z3_get_decl_kind))
-_nargs, _arg, _sort, _skind = (_raw(_C.Z3_get_app_num_args), _raw(_C.Z3_get_app_arg), _raw(_C.Z3_get_sort),
-                               _raw(_C.Z3_get_sort_kind))
 
 
 class _Terms:
@@ -648,9 +639,6 @@ def _dedup(ts: Iterable[Any]) -> list[Any]:
 
 
 # Matching reads: a small E-matching on ground terms, on raw ASTs
-
-_VAR = z3.Z3_VAR_AST
-_var_index = _raw(_C.Z3_get_index_value)
 
 
 class _Matcher:
