@@ -864,21 +864,25 @@ class _Instantiator:
         return z3.substitute(t, *[(q, self.boolean(q)) for q in qs])
 
     def _quantifiers(self, t: z3.ExprRef) -> list[z3.QuantifierRef]:
-        out: dict[int, z3.QuantifierRef] = {}
+        """The outermost quantifiers of t that are not lambdas (a walk on raw ASTs)."""
+        c = self.matcher.c
+        out: dict[int, Any] = {}
         seen: set[int] = set()
-        st = [t]
+        st = [t.as_ast()]
         while st:
             x = st.pop()
-            if x.get_id() in seen:
+            i = _id(c, x)
+            if i in seen:
                 continue
-            seen.add(x.get_id())
-            if z3.is_quantifier(x):
-                if not x.is_lambda():
-                    out[x.get_id()] = x
-                continue
-            if z3.is_app(x):
-                st.extend(x.children())
-        return list(out.values())
+            seen.add(i)
+            k = _kind(c, x)
+            if k == _QUANT:
+                if not _C.Z3_is_lambda(c, x):
+                    out[i] = x
+            elif k == _APP:
+                st.extend(_arg(c, x, j) for j in range(_nargs(c, x)))
+        ctx = t.ctx
+        return [z3.z3._to_expr_ref(x, ctx) for x in out.values()]  # type: ignore[misc]
 
     def boolean(self, q: z3.QuantifierRef) -> z3.BoolRef:
         """The Boolean standing for q (its constraints come from side())."""
