@@ -45,7 +45,7 @@ from typing import Any
 
 import z3
 
-from proofs import witness
+from proofs import rawz3, witness
 from proofs.obligation import Query, obligation
 from proofs.obligations import cspace
 from proofs.obligations.cspace import (Case, Terms, _dedup, _Instantiator, _lemma, _Matcher, _skolemize, goal_cases,
@@ -147,6 +147,10 @@ class _Generaliser:
             self.fixed[t.get_id()] = z3.BitVec(f"{name}!gen", 64)
             self.made[(name, t.get_id())] = (t, self.fixed[t.get_id()])
         self.base = abstract(r.p.base)
+        self.keep.append(self.base)
+        self.base_id = self.base.get_id()
+        self.c = self.base.ctx.ref()
+        self.changes: dict[int, bool] = {}  # _may_change, by node id
 
     def _atom(self, kind: str, x: z3.ExprRef, original: Callable[[Any], Any], sort: str) -> z3.ExprRef:
         if z3.is_app_of(x, z3.Z3_OP_ITE):
@@ -182,6 +186,30 @@ class _Generaliser:
             return None
         return c.arg(0).arg(0).arg(0)
 
+    def _may_change(self, a: Any) -> bool:
+        """Whether a rule of _go may apply somewhere in the raw AST a (a node of a kept term, so its id
+        stays its own): a fixed bound, or a node of the shape a rule looks for first (a two-part
+        conjunction for a window atom, a sum from the window's base for an object, and with
+        `shifts` any subtraction or shift). When not, go returns the term as it is."""
+        c = self.c
+        i = rawz3.ast_id(c, a)
+        hit = self.changes.get(i)
+        if hit is not None:
+            return hit
+        out = False
+        if i in self.fixed:
+            out = True
+        elif rawz3.ast_kind(c, a) == z3.Z3_APP_AST:
+            n = rawz3.num_args(c, a)
+            op = rawz3.decl_kind(c, rawz3.app_decl(c, a))
+            out = ((op == z3.Z3_OP_AND and n == 2)
+                   or (op == z3.Z3_OP_BADD and n == 2 and rawz3.ast_id(c, rawz3.app_arg(c, a, 0)) == self.base_id)
+                   or (self.shifts and op in (z3.Z3_OP_BSUB, z3.Z3_OP_BSHL)))
+            if not out:
+                out = any(self._may_change(rawz3.app_arg(c, a, k)) for k in range(n))
+        self.changes[i] = out
+        return out
+
     def go(self, t: z3.ExprRef) -> z3.ExprRef:
         """t generalised."""
         i = t.get_id()
@@ -189,7 +217,7 @@ class _Generaliser:
         if hit is not None:
             return hit
         self.keep.append(t)
-        out = self._go(t)
+        out = self._go(t) if self._may_change(t.as_ast()) else t
         self.memo[i] = out
         return out
 
@@ -213,7 +241,8 @@ class _Generaliser:
                 x = inner.arg(0).arg(0)
                 if t.eq(ab(p.object_for(x))):
                     return self._atom("object_for", self.go(x), lambda y: ab(p.object_for(y)), "word")
-        args = [self.go(c) for c in t.children()]
+        kids = t.children()
+        args = [self.go(c) for c in kids]
         if self.shifts and z3.is_app_of(t, z3.Z3_OP_BSUB) and _is_one(t.arg(1)) and z3.is_app_of(t.arg(0), z3.Z3_OP_BSHL) \
                 and _is_one(t.arg(0).arg(0)) and not z3.is_bv_value(t.arg(0).arg(1)):
             # mask(b) for a symbolic b: mask!f(b) (its relation to 2^b is a definition below).
@@ -222,7 +251,7 @@ class _Generaliser:
             # A power of two with a symbolic exponent (in a mask, a size, a free index):
             # pow2!f(b); what the proofs need of it comes from lemma instances.
             return self._shift(t.decl(), args)
-        return t if all(a.eq(c) for a, c in zip(args, t.children())) else t.decl()(*args)
+        return t if all(a.eq(c) for a, c in zip(args, kids)) else t.decl()(*args)
 
     def _condition_in(self, t: z3.ExprRef) -> z3.ExprRef | None:
         """The condition of an if-then-else inside the word t, if any."""
