@@ -1231,20 +1231,16 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
     terms = Terms(slots=_dedup(x for ts in term_sets for x in ts.slots),
                   objs=_dedup(x for ts in term_sets for x in ts.objs), extra=case.extra)
 
-    def instantiate(goal: z3.BoolRef) -> tuple[_Instantiator, list[tuple[str, Any]]]:
-        matcher = _Matcher([goal] + facts + [h for _, h in case.pre])
-        inst = _Instantiator(matcher, terms)
-        for _gen in range(GENERATIONS):
-            hyps: list[tuple[str, Any]] = []
-            for name in names:
-                hyps.append((f"{name} (instances)", inst.positive(INVARIANTS[name](s))))
-            for name, h in case.pre:
-                hyps.append((name, inst.positive(h)))
-            for _, h in hyps:
-                matcher.add(h)
-        return inst, hyps
-
-    inst, hyps = instantiate(split)
+    matcher = _Matcher([split] + facts + [h for _, h in case.pre])
+    inst = _Instantiator(matcher, terms)
+    for _gen in range(GENERATIONS):
+        hyps: list[tuple[str, Any]] = []
+        for name in names:
+            hyps.append((f"{name} (instances)", inst.positive(INVARIANTS[name](s))))
+        for name, h in case.pre:
+            hyps.append((name, inst.positive(h)))
+        for _, h in hyps:
+            matcher.add(h)  # the next round, and the instances of abstracted quantifiers (side()), match these too
     if PRUNE:
         # Cases whose goal is literally an instance of a hypothesis are proved already. The
         # instances found for the whole goal stay: instantiating again for the pruned goal
