@@ -30,7 +30,8 @@ built as no_aliasing_query is, from a chosen set of terms, and then generalised:
    an old untyped: how untyped_inc nests that untyped and ut), a rule (`CaseRule`) splits that
    case further on the atoms of the argument; each split is again an equivalence (`_split_on`).
 
-The generalised queries are quantifier-free, so the runner bit-blasts them (proofs/solve.py).
+The generalised queries are quantifier-free orderings of addresses, so the runner decides them in
+its integer reading (proofs/intread.py), and bit-blasts a case that reading does not prove.
 
 A counterexample to a generalised query may give a replaced term a value its definition does not
 allow; the decoder lists each replaced term whose model value differs from its definition's
