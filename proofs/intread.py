@@ -25,6 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 import z3
+from z3 import z3core as _C
+
+from proofs import rawz3 as raw
 
 
 class Untranslatable(Exception):
@@ -54,26 +57,89 @@ class IntReading:
         self._funs: dict[tuple[str, str], z3.FuncDeclRef] = {}
         self._ranged: set[int] = set()
         self._names: dict[str, z3.SortRef] = {}
+        self._c = self.ctx.ref()
+        self._int = z3.IntSort(self.ctx).ast
+        self._owned = z3.AstVector(ctx=self.ctx)
+        self._moduli: dict[int, Any] = {}
+        self._zero = self._own(_mk_numeral(self._c, b"0", self._int))
 
     def read(self, t: z3.ExprRef) -> z3.ExprRef:
         """t read as an integer term (raises Untranslatable)."""
+        # A walk on raw ASTs (proofs/rawz3.py), and the common operations made by Z3's C entry
+        # points: through the Python wrappers, reading was a quarter of the runner's solving time.
+        c = t.ctx.ref()
+        self._keep.append(t)  # so the ids of its nodes stay theirs while the memo holds them
+        memo = self._memo
         # Post-order without recursion: the proofs' terms nest deeper than Python's stack allows.
-        stack: list[tuple[z3.ExprRef, bool]] = [(t, False)]
+        stack: list[tuple[Any, bool]] = [(t.as_ast(), False)]
         while stack:
             x, ready = stack.pop()
-            i = x.get_id()
-            if i in self._memo:
+            i = raw.ast_id(c, x)
+            if i in memo:
                 continue
-            if z3.is_quantifier(x) or not z3.is_app(x):
+            kind = raw.ast_kind(c, x)
+            if kind == z3.Z3_NUMERAL_AST:
+                memo[i] = self._own(_mk_numeral(self._c, _numeral_string(c, x), self._int))
+                continue
+            if kind != z3.Z3_APP_AST:
                 raise Untranslatable("a quantifier")
-            kids = x.children()
-            if ready or not kids:
-                self._keep.append(x)
-                self._memo[i] = self._node(x, [self._memo[k.get_id()] for k in kids])
+            n = raw.num_args(c, x)
+            if ready or not n:
+                memo[i] = self._app(t.ctx, x, n)
                 continue
             stack.append((x, True))
-            stack.extend((k, False) for k in kids if k.get_id() not in self._memo)
-        return self._memo[t.get_id()]
+            stack.extend((raw.app_arg(c, x, k), False) for k in range(n))
+        return z3.z3._to_expr_ref(memo[raw.ast_id(c, t.as_ast())], self.ctx)
+
+    def _own(self, a: Any) -> Any:
+        """a, a new AST of the reading's context, kept alive while the reading is (Z3 frees an AST
+        no one holds at its next call)."""
+        _vector_push(self._c, self._owned.vector, a)
+        return a
+
+    def _modulus(self, c: Any, x: Any) -> Any:
+        """2^w for the word sort of x's first argument."""
+        w = _bv_size(c, raw.get_sort(c, raw.app_arg(c, x, 0)))
+        m = self._moduli.get(w)
+        if m is None:
+            m = self._moduli[w] = self._own(_mk_numeral(self._c, str(2**w).encode(), self._int))
+        return m
+
+    def _app(self, src: z3.Context, x: Any, n: int) -> Any:
+        """The reading of the application x, whose arguments are read."""
+        c, t, memo = src.ref(), self._c, self._memo
+        k = raw.decl_kind(c, raw.app_decl(c, x))
+        a = [memo[raw.ast_id(c, raw.app_arg(c, x, j))] for j in range(n)]
+        own = self._own
+        if k in _NARY:
+            return own(_NARY[k](t, n, (z3.Ast * n)(*a)))
+        if k in _BINARY:
+            return own(_BINARY[k](t, a[0], a[1]))
+        if k == z3.Z3_OP_NOT:
+            return own(_mk_not(t, a[0]))
+        if k == z3.Z3_OP_ITE:
+            return own(_mk_ite(t, a[0], a[1], a[2]))
+        if k == z3.Z3_OP_BADD:
+            m = self._modulus(c, x)
+            out = a[0]
+            for y in a[1:]:
+                s = own(_mk_add(t, 2, (z3.Ast * 2)(out, y)))
+                out = own(_mk_ite(t, own(_mk_ge(t, s, m)), own(_mk_sub(t, 2, (z3.Ast * 2)(s, m))), s))
+            return out
+        if k == z3.Z3_OP_BSUB and n == 2:
+            m = self._modulus(c, x)
+            d = own(_mk_sub(t, 2, (z3.Ast * 2)(a[0], a[1])))
+            return own(_mk_ite(t, own(_mk_lt(t, d, self._zero)), own(_mk_add(t, 2, (z3.Ast * 2)(d, m))), d))
+        if k == z3.Z3_OP_SELECT:
+            out = own(_mk_select(t, a[0], a[1]))
+            if raw.sort_kind(c, raw.get_sort(c, x)) == z3.Z3_BV_SORT:
+                out = self._ranged_term(z3.z3._to_expr_ref(x, src), z3.z3._to_expr_ref(out, self.ctx)).as_ast()
+            return out
+        # The rest, rarer, through the wrappers.
+        xw = z3.z3._to_expr_ref(x, src)
+        r = self._node(xw, [z3.z3._to_expr_ref(y, self.ctx) for y in a])
+        self._keep.append(r)
+        return r.as_ast()
 
     def _sort(self, s: z3.SortRef) -> z3.SortRef:
         k = s.kind()
@@ -203,3 +269,25 @@ _INT_ARITH: dict[int, Any] = {
 # Word operations the reading generalises to an uninterpreted function of their operands.
 _GENERALISED = frozenset({z3.Z3_OP_BAND, z3.Z3_OP_BOR, z3.Z3_OP_BXOR, z3.Z3_OP_BSHL, z3.Z3_OP_BLSHR, z3.Z3_OP_BMUL,
                           z3.Z3_OP_BUDIV_I, z3.Z3_OP_BUREM_I, z3.Z3_OP_BUDIV, z3.Z3_OP_BUREM})
+
+
+# Z3's C entry points for the operations read most often (proofs/rawz3.py).
+_mk_numeral, _mk_not, _mk_ite, _mk_select = (raw.raw(_C.Z3_mk_numeral), raw.raw(_C.Z3_mk_not), raw.raw(_C.Z3_mk_ite),
+                                             raw.raw(_C.Z3_mk_select))
+_mk_add, _mk_sub, _mk_ge, _mk_lt = raw.raw(_C.Z3_mk_add), raw.raw(_C.Z3_mk_sub), raw.raw(_C.Z3_mk_ge), raw.raw(_C.Z3_mk_lt)
+_vector_push, _bv_size = raw.raw(_C.Z3_ast_vector_push), raw.raw(_C.Z3_get_bv_sort_size)
+_get_numeral_string = raw.raw(_C.Z3_get_numeral_string)
+
+
+def _numeral_string(c: Any, x: Any) -> bytes:
+    return _get_numeral_string(c, x)
+
+
+_NARY: dict[int, Any] = {z3.Z3_OP_AND: raw.raw(_C.Z3_mk_and), z3.Z3_OP_OR: raw.raw(_C.Z3_mk_or),
+                         z3.Z3_OP_DISTINCT: raw.raw(_C.Z3_mk_distinct)}
+_BINARY: dict[int, Any] = {z3.Z3_OP_EQ: raw.raw(_C.Z3_mk_eq), z3.Z3_OP_IMPLIES: raw.raw(_C.Z3_mk_implies),
+                           z3.Z3_OP_XOR: raw.raw(_C.Z3_mk_xor), z3.Z3_OP_ULEQ: raw.raw(_C.Z3_mk_le),
+                           z3.Z3_OP_ULT: raw.raw(_C.Z3_mk_lt), z3.Z3_OP_UGEQ: raw.raw(_C.Z3_mk_ge),
+                           z3.Z3_OP_UGT: raw.raw(_C.Z3_mk_gt), z3.Z3_OP_LE: raw.raw(_C.Z3_mk_le),
+                           z3.Z3_OP_LT: raw.raw(_C.Z3_mk_lt), z3.Z3_OP_GE: raw.raw(_C.Z3_mk_ge),
+                           z3.Z3_OP_GT: raw.raw(_C.Z3_mk_gt)}

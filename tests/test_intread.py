@@ -98,12 +98,11 @@ def test_reading_is_exact_on_the_operations_it_reads(w: int, tree: tuple, vals: 
 
 
 class _NoWrap(IntReading):
-    """A seeded bug: an adder that forgets to wrap at 2^w."""
+    """A seeded bug: word arithmetic that wraps at 2^(2w), not 2^w (so x + y never wraps)."""
 
-    def _node(self, x: z3.ExprRef, a: list[Any]) -> z3.ExprRef:
-        if z3.is_app_of(x, z3.Z3_OP_BADD):
-            return z3.Sum(a)
-        return super()._node(x, a)
+    def _modulus(self, c: Any, x: Any) -> Any:
+        m = super()._modulus(c, x)
+        return self._own((z3.z3._to_expr_ref(m, self.ctx) * z3.z3._to_expr_ref(m, self.ctx)).as_ast())
 
 
 def test_the_agreement_check_catches_an_adder_that_does_not_wrap() -> None:
