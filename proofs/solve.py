@@ -288,7 +288,7 @@ def _solve_query(ob: Obligation, query: Query, started: float) -> Result:
     # Each goal conjunct is its own check: hypotheses and not-g unsatisfiable for every g is the
     # same as for the conjunction, and Z3 decides many small cases far faster than their
     # conjunction (measured: 48 case-split conjuncts in 2 s, their conjunction unknown after 120 s).
-    # A fresh solver per check: a solver used once may be in a mode slower for the next check.
+    # A fresh solver per bit-blasted check: a solver used once may be in a mode slower for the next.
     # A case the integer reading proves is proved (proofs/intread.py); any other is bit-blasted,
     # which also gives the model of a refutation.
     reading = _IntQuery.of(query)
@@ -413,7 +413,12 @@ class _IntQuery:
 
     def __init__(self, reading: IntReading, hyps: list[z3.BoolRef]) -> None:
         self.reading = reading
-        self.hyps = hyps
+        # One solver for every case, each case pushed and popped: unlike bit-blasting, linear
+        # arithmetic keeps its speed when incremental (measured: untyped_retype:untyped_inc's 120
+        # cases in 0.3 s, against 2.2 s with a fresh solver per case).
+        self.solver = z3.Solver(ctx=reading.ctx)
+        self.solver.add(*hyps)
+        self.ranged = 0
 
     @classmethod
     def of(cls, query: Query) -> _IntQuery | None:
@@ -430,9 +435,13 @@ class _IntQuery:
             goal = self.reading.read(g)
         except Untranslatable:
             return False
-        s = z3.Solver(ctx=self.reading.ctx)
-        s.add(*self.hyps, *self.reading.ranges, z3.Not(goal))
+        s, ranges = self.solver, self.reading.ranges
+        s.add(*ranges[self.ranged:])  # the range facts of words first met in g (true of every word)
+        self.ranged = len(ranges)
+        s.push()
+        s.add(z3.Not(goal))
         r, _ = _check(s, min(deadline, time.perf_counter() + INT_READING_S))
+        s.pop()
         return r == z3.unsat
 
 
