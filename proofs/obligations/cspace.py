@@ -376,9 +376,8 @@ class _Splitter:
     """Case-splits a ground goal on aliasing atoms and named decisions (see the module docstring, step 2)."""
 
     def __init__(self, decisions: Sequence[z3.BoolRef], constants: Sequence[z3.ExprRef],
-                 facts: Sequence[z3.BoolRef], max_depth: int = 30, split_any: bool = False):
+                 facts: Sequence[z3.BoolRef], max_depth: int = 30):
         self.tm = _Terms()
-        self.split_any = split_any
         self.decisions = [self.tm.mk(d.as_ast()) for d in decisions]
         self.constants = {self.tm.id(k.as_ast()) for k in constants}
         self.facts = list(facts)
@@ -407,8 +406,6 @@ class _Splitter:
         tm = self.tm
         if tm.kind(a) != _APP:
             return False
-        if self.split_any:
-            return True
         o = tm.op(a)
         if o == _EQ:
             x, y = tm.arg(a, 0), tm.arg(a, 1)
@@ -562,9 +559,9 @@ class _Splitter:
 
 
 def split_goal(goal: z3.BoolRef, decisions: Sequence[z3.BoolRef] = (), constants: Sequence[z3.ExprRef] = (),
-               facts: Sequence[z3.BoolRef] = (), split_any: bool = False, max_depth: int = 30) -> z3.BoolRef:
+               facts: Sequence[z3.BoolRef] = (), max_depth: int = 30) -> z3.BoolRef:
     """goal case-split and resolved; equivalent to goal wherever the facts hold."""
-    return _Splitter(decisions, constants, facts, max_depth=max_depth, split_any=split_any).run(goal)
+    return _Splitter(decisions, constants, facts, max_depth=max_depth).run(goal)
 
 
 def _nest_pairs(terms: Sequence[z3.ExprRef], arr: z3.ArrayRef, nested: z3.ArrayRef) -> list[z3.ExprRef]:
@@ -937,8 +934,6 @@ class Case:
     empty: list[Any] = field(default_factory=list)  # slots the checks find empty
     objs: list[Any] = field(default_factory=list)
     extra: dict[str, list[Any]] = field(default_factory=dict)
-    split_any: bool = False  # split on any if-then-else condition, not only aliasing atoms
-    max_depth: int = 30  # the most nested case splits
 
 
 def _checks(named: Sequence[str], checks: Sequence[tuple[Callable[[], Any], Callable[[], Any]]]) -> list[tuple[str, Any]]:
@@ -1121,20 +1116,12 @@ def _case_retype(s: State) -> Case:
     a = retype_case_args(s)
     node = s.cap_obj[a["node_slot"]]
     p = ops.retype_plan(s, a["ut"], a["obj_type"], a["user_bits"], node, a["offset"])
-    uc = get_cap(s, a["ut"])
-    lemmas = [("lemma untyped_retype:window_fits", _lemma(*window_fits(uc.obj, uc.bits, p.free_index, p.obj_bits,
-                                                                       a["n"]))),
-              ("lemma in_window:bounds", logic.forall(logic.Domain("obj"), lambda o: logic.forall(
-                  logic.Domain("obj2"), lambda o2: _lemma(*window_bounds(p.base, p.obj_bits, a["n"], o, o2)),
-                  over=(s.obj_type,)), over=(s.obj_type,)))]
-    return Case(pre=retype_pre(s, a) + lemmas,
+    # Only the focused queries (retype.py and no_aliasing_query) prove Untyped_Retype; they add the
+    # window lemmas they need themselves.
+    return Case(pre=retype_pre(s, a),
                 post=ops.untyped_retype_effect(s, a["ut"], a["obj_type"], a["user_bits"], node, a["offset"], a["n"]),
                 decisions=[p.reset, eq(a["obj_type"], abi.seL4_UntypedObject)],
-                slots=[a["ut"], a["node_slot"]], args=a, objs=[s.cap_obj[a["ut"]]], split_any=True,
-                max_depth=RETYPE_SPLIT_DEPTH)
-
-
-RETYPE_SPLIT_DEPTH = 6  # splitting on every condition doubles the cases: measured to blow up past ~10
+                slots=[a["ut"], a["node_slot"]], args=a, objs=[s.cap_obj[a["ut"]]])
 
 
 CASES: dict[str, tuple[str, Callable[[State], Case]]] = {
@@ -1226,8 +1213,7 @@ def build_query(op: str, inv: str, needs: Sequence[str] | None = None,
     names = needs if needs is not None else OVERRIDES.get((op, inv), NEEDS[inv])
     case_facts = list(case.facts) + _empty_facts(s, case, all_consts, names)
     facts = [f for _, f in case_facts]
-    split = split_goal(z3.And(parts) if len(parts) > 1 else parts[0], case.decisions, all_consts, facts,
-                       split_any=case.split_any, max_depth=case.max_depth)
+    split = split_goal(z3.And(parts) if len(parts) > 1 else parts[0], case.decisions, all_consts, facts)
     terms = Terms(slots=_dedup(x for ts in term_sets for x in ts.slots),
                   objs=_dedup(x for ts in term_sets for x in ts.objs), extra=case.extra)
 
@@ -1487,7 +1473,7 @@ def no_aliasing_query() -> Query:
     inst = _Instantiator(_Matcher([]), Terms(slots=[a["ut"]], objs=list(consts)))
     p = ops.retype_plan(s, a["ut"], a["obj_type"], a["user_bits"], s.cap_obj[a["node_slot"]], a["offset"])
     hyps: list[tuple[str, Any]] = [(n, inst.abstract(h)) for n, h in case.pre
-                                   if n != "check passes: destination slots are empty" and not n.startswith("lemma")]
+                                   if n != "check passes: destination slots are empty"]
     hyps.append(("valid_cap of the untyped", valid_cap(s, uc)))
     hyps.append(("valid_untyped at the untyped and x", Implies(
         And(ne(s.obj_type[x], OBJ_NONE), ule(x, untyped_top(uc)), ule(uc.obj, object_top(s, x))),

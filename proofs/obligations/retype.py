@@ -100,8 +100,8 @@ class Retype:
         return wadd(self.uc.obj, shl(self.p.free_index, abi.seL4_MinUntypedBits))
 
     def pre(self) -> list[tuple[str, Any]]:
-        """The retype's preconditions and checks, without the lemmas the generic proofs add."""
-        return [(n, h) for n, h in self.case.pre if not n.startswith("lemma")]
+        """The retype's preconditions and checks."""
+        return list(self.case.pre)
 
 
 # ======================================================================================================
