@@ -180,6 +180,8 @@ def check_caps(k: Kernel) -> None:
                 assert o.size_bits == cap_get_cap_size_bits(c), f"valid_cap: size of {c} vs {o}"
             if t == cap_thread_cap:
                 assert c.capTCBPtr == base + TCB_OFFSET
+            if t == cap_cnode_cap:  # updateCapData masks a guard to its size
+                assert c.capCNodeGuard >> c.capCNodeGuardSize == 0, f"valid_cap: guard of {c} at {p:#x} too wide"
         n = cte.next
         if n:
             nc: Any = ctes[n].cap

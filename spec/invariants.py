@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spec import abi
-from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, ne, shl, ule, ult, wsub)
+from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, mask, ne, shl, ule, ult, wsub)
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_class, cap_object_type, cap_size_bits, cap_top,
                         get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
                         object_top, pair, untyped_top)
@@ -43,11 +43,16 @@ def valid_cap(s: State, c: Cap) -> Bool:
     names_object = And(eq(s.obj_type[c.obj], cap_object_type(c)), eq(s.obj_bits[c.obj], cap_size_bits(c)))
     untyped_ok = And(ule(abi.seL4_MinUntypedBits, c.bits), ule(c.bits, abi.seL4_MaxUntypedBits),
                      is_aligned(c.obj, c.bits), ne(c.obj, 0), ule(c.free, max_free_index(c.bits)))
-    cnode_ok = And(ule(1, c.bits), ule(c.bits + 0, 64 - abi.seL4_SlotBits), ule(c.guard_size, 64 - c.bits))
+    # The guard fits its size: updateCapData stores seL4_CNode_CapData_get_guard(w) & MASK(guardSize).
+    cnode_ok = And(ule(1, c.bits), ule(c.bits + 0, 64 - abi.seL4_SlotBits), ule(c.guard_size, 64 - c.bits),
+                   ule(c.badge, mask(c.guard_size)))
+    # A frame is a 4 KiB, 2 MiB or 1 GiB page (x86_64 pageBitsForSize).
+    frame_ok = Or(eq(c.bits, abi.seL4_PageBits), eq(c.bits, abi.seL4_LargePageBits), eq(c.bits, abi.seL4_HugePageBits))
     return Implies(Not(is_null(c)), And(
         Implies(is_untyped(c), untyped_ok),
         Implies(ne(cap_object_type(c), OBJ_NONE), names_object),
-        Implies(is_cnode(c), cnode_ok)))
+        Implies(is_cnode(c), cnode_ok),
+        Implies(eq(c.type, abi.cap_frame_cap), frame_ok)))
 
 
 def valid_caps(s: State) -> Bool:

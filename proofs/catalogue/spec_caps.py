@@ -13,7 +13,7 @@ import dataclasses
 from proofs.mutants import Mutant, register_mutant
 from spec import abi, cdt
 from spec.decode import Lookup
-from spec.logic import And, Bool, Map, Not, Or, Word, align_up, band, cases, eq, ite, mask, shl, shr, ule, wadd
+from spec.logic import And, Bool, Map, Not, Or, Word, align_up, band, cases, eq, ite, mask, ne, shl, shr, ule, wadd
 from spec.ops import RetypePlan, get_object_size
 from spec.state import (NULL, NULL_CAP, Cap, State, get_cap, is_cap_revocable, is_cnode, is_ep_or_ntfn, pair_fst,
                         pair_snd, set_cap, slot_of)
@@ -115,6 +115,19 @@ def _update_cap_data_rebadging(preserve: Bool, data: Word, c: Cap) -> tuple[Bool
     return refused, updated
 
 
+def _update_cap_data_unmasked_guard(preserve: Bool, data: Word, c: Cap) -> tuple[Bool, Cap]:
+    """update_cap_data_parts that stores a CNode's new guard without cutting it to the new guard size."""
+    guard_size = band(data, 0x3F)
+    guard = band(shr(data, 6), mask(58))
+    ep = is_ep_or_ntfn(c)
+    cnode = is_cnode(c)
+    refused = Or(And(ep, Or(preserve, ne(c.badge, 0))), And(cnode, Not(ule(wadd(guard_size, c.bits), 64))))
+    # The bug: the guard is not masked to guardSize bits (seL4: guard & MASK(guardSize)).
+    updated = dataclasses.replace(c, badge=cases(c.badge, (ep, data), (cnode, guard)),
+                                  guard_size=ite(cnode, guard_size, c.guard_size))
+    return refused, updated
+
+
 def _resolve_address_bits_ignoring_guard(s: State, node_cap: Cap, cptr: int, n_bits: int) -> Lookup:
     """resolve_address_bits that skips the guard bits without comparing them to the cap's guard."""
     if node_cap.type != abi.cap_cnode_cap:
@@ -168,6 +181,11 @@ SPEC_MUTANTS: tuple[Mutant, ...] = (
         description="Mint gives an already badged endpoint or notification cap a new badge",
         target="spec.state:update_cap_data_parts", replacement=_update_cap_data_rebadging,
         killers=("cnode_mint:badge_once",)),
+    Mutant(
+        name="spec_mint_keeps_unmasked_guard",
+        description="Mint gives a CNode cap a guard wider than its guard size (seL4 masks it to guardSize bits)",
+        target="spec.state:update_cap_data_parts", replacement=_update_cap_data_unmasked_guard,
+        killers=("cnode_mint:valid_caps",)),
     Mutant(
         name="spec_move_leaves_cdt_on_old_slot",
         description="Move carries the cap to dest but the moved cap's children still name the emptied source slot",
