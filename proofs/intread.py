@@ -52,7 +52,7 @@ class IntReading:
         self.ctx = z3.Context()
         self.ranges: list[z3.BoolRef] = []
         self.generalised = False  # whether some operation became an uninterpreted function
-        self._memo: dict[int, z3.ExprRef] = {}
+        self._memo: dict[int, Any] = {}  # source AST id -> its reading, a raw AST owned by _owned
         self._keep: list[z3.ExprRef] = []  # source terms whose ids key the memo
         self._funs: dict[tuple[str, str], z3.FuncDeclRef] = {}
         self._ranged: set[int] = set()
@@ -79,7 +79,9 @@ class IntReading:
                 continue
             kind = raw.ast_kind(c, x)
             if kind == z3.Z3_NUMERAL_AST:
-                memo[i] = self._own(_mk_numeral(self._c, _numeral_string(c, x), self._int))
+                if raw.sort_kind(c, raw.get_sort(c, x)) not in (z3.Z3_BV_SORT, z3.Z3_INT_SORT):
+                    raise Untranslatable("a numeral neither a word nor an integer")
+                memo[i] = self._own(_mk_numeral(self._c, _get_numeral_string(c, x), self._int))
                 continue
             if kind != z3.Z3_APP_AST:
                 raise Untranslatable("a quantifier")
@@ -276,11 +278,7 @@ _mk_numeral, _mk_not, _mk_ite, _mk_select = (raw.raw(_C.Z3_mk_numeral), raw.raw(
                                              raw.raw(_C.Z3_mk_select))
 _mk_add, _mk_sub, _mk_ge, _mk_lt = raw.raw(_C.Z3_mk_add), raw.raw(_C.Z3_mk_sub), raw.raw(_C.Z3_mk_ge), raw.raw(_C.Z3_mk_lt)
 _vector_push, _bv_size = raw.raw(_C.Z3_ast_vector_push), raw.raw(_C.Z3_get_bv_sort_size)
-_get_numeral_string = raw.raw(_C.Z3_get_numeral_string)
-
-
-def _numeral_string(c: Any, x: Any) -> bytes:
-    return _get_numeral_string(c, x)
+_get_numeral_string = raw.raw(_C.Z3_get_numeral_string)  # bytes: what Z3_mk_numeral takes
 
 
 _NARY: dict[int, Any] = {z3.Z3_OP_AND: raw.raw(_C.Z3_mk_and), z3.Z3_OP_OR: raw.raw(_C.Z3_mk_or),
