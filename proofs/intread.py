@@ -31,7 +31,8 @@ from proofs import rawz3 as raw
 
 
 class Untranslatable(Exception):
-    """The query has a term the reading does not cover (a quantifier, a sort other than Bool, Int, a bit-vector or an array of them)."""
+    """The query has a term the reading does not cover (a quantifier, a sort other than Bool, Int,
+    a bit-vector or an array of them, an operation on words it does not know)."""
 
 
 def _low_mask(v: int) -> bool:
@@ -276,7 +277,8 @@ _GENERALISED = frozenset({z3.Z3_OP_BAND, z3.Z3_OP_BOR, z3.Z3_OP_BXOR, z3.Z3_OP_B
 # Z3's C entry points for the operations read most often (proofs/rawz3.py).
 _mk_numeral, _mk_not, _mk_ite, _mk_select = (raw.raw(_C.Z3_mk_numeral), raw.raw(_C.Z3_mk_not), raw.raw(_C.Z3_mk_ite),
                                              raw.raw(_C.Z3_mk_select))
-_mk_add, _mk_sub, _mk_ge, _mk_lt = raw.raw(_C.Z3_mk_add), raw.raw(_C.Z3_mk_sub), raw.raw(_C.Z3_mk_ge), raw.raw(_C.Z3_mk_lt)
+_mk_add, _mk_sub = raw.raw(_C.Z3_mk_add), raw.raw(_C.Z3_mk_sub)
+_mk_ge, _mk_lt = raw.raw(_C.Z3_mk_ge), raw.raw(_C.Z3_mk_lt)
 _vector_push, _bv_size = raw.raw(_C.Z3_ast_vector_push), raw.raw(_C.Z3_get_bv_sort_size)
 _get_numeral_string = raw.raw(_C.Z3_get_numeral_string)  # bytes: what Z3_mk_numeral takes
 

@@ -409,7 +409,8 @@ INT_READING_S = 2.0
 
 
 class _IntQuery:
-    """A query's hypotheses in the integer reading (proofs/intread.py), which proves a goal case when it finds it unsat."""
+    """A query's hypotheses in the integer reading (proofs/intread.py), which proves a goal case
+    when it finds it unsat."""
 
     def __init__(self, reading: IntReading, hyps: list[z3.BoolRef]) -> None:
         self.reading = reading

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spec import abi
-from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, mask, ne, shl, ule, ult, wsub)
+from spec.logic import (And, Bool, Domain, Implies, Not, Or, Word, eq, forall, is_aligned, mask, ne, shl, ule, ult,
+                        wsub)
 from spec.state import (NULL, OBJ_NONE, Cap, State, cap_class, cap_object_type, cap_size_bits, cap_top,
                         get_cap, is_cnode, is_null, is_physical, is_untyped, max_free_index,
                         object_top, pair, untyped_top)

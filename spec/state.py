@@ -7,8 +7,9 @@ The state is a record of total maps, so that it lifts to Z3 arrays unchanged:
   as in l4v's kheap;
 - slots are named by the address of their CTE (CNode base + index * 32; a TCB's own slots at
   the TCB base + index * 32), and each cap field is one map: `cap_type` (the C cap tag),
-  `cap_obj`, `cap_bits`, `cap_rights`, `cap_badge` (EP/NTFN badge, or a CNode's guard),
-  `cap_guard_size`, `cap_free` (an untyped's capFreeIndex, in seL4's 16-byte units),
+  `cap_obj`, `cap_bits`, `cap_rights`, `cap_badge` (EP/NTFN badge, a CNode's guard, or an IO
+  port cap's last port, its first being `cap_obj`), `cap_guard_size`, `cap_free` (an untyped's
+  capFreeIndex, in seL4's 16-byte units),
   `cap_device`, `cap_mapped`;
 - the CDT is l4v's parent map `cdt_parent` (NULL for roots) with `is_original`
   (l4v is_original_cap, C mdbRevocable);
@@ -260,6 +261,9 @@ def same_region_as(a: Cap, b: Cap) -> Bool:
                   Or(eq(b.type, abi.cap_irq_control_cap), eq(b.type, abi.cap_irq_handler_cap))),
                  (eq(a.type, abi.cap_io_port_control_cap),
                   Or(eq(b.type, abi.cap_io_port_control_cap), eq(b.type, abi.cap_io_port_cap))),
+                 # An IO port cap's first and last port are its obj and badge (x86 Arch_sameRegionAs).
+                 (eq(a.type, abi.cap_io_port_cap), And(eq(b.type, abi.cap_io_port_cap), eq(a.obj, b.obj),
+                                                       eq(a.badge, b.badge))),
                  (Or(eq(a.type, abi.cap_domain_cap), eq(a.type, abi.cap_sched_control_cap),
                      eq(a.type, abi.cap_asid_control_cap)), eq(a.type, b.type)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import impl
+from spec import abi
 from refinement.abstract import CorruptState, abstract
 from refinement.caps import refine
 from spec.invariants import failing_invariants
@@ -87,3 +88,37 @@ def test_incremental_rep_inv_sees_what_a_step_broke(corrupt, message) -> None:  
     corrupt(k, a, b)
     bad = rep(k)
     assert bad and message in bad[0]
+
+
+def _caps_of_every_kind() -> list:  # type: ignore[type-arg]
+    """impl caps of every kind, with regions that nest, repeat and miss one another."""
+    from impl import caps as c  # noqa: PLC0415
+
+    ut, ep_at, cn_at, tcb_at, sc_at = 0x10_0000, 0x10_0400, 0x10_4000, 0x10_8000, 0x10_C000
+    return [
+        c.NullCap(), c.UntypedCap(ut, 20, False, 0), c.UntypedCap(ut, 12, False, 0),
+        c.UntypedCap(0x20_0000, 12, True, 0),
+        c.EndpointCap(ep_at, 0, True, True, True, True), c.EndpointCap(ep_at, 5, True, False, False, False),
+        c.NotificationCap(ep_at, 0, True, True), c.ReplyCap(ep_at, True),
+        c.CNodeCap(cn_at, 3, 0, 0), c.CNodeCap(cn_at, 4, 60, 1), c.ThreadCap(tcb_at + abi.TCB_OFFSET),
+        c.SchedContextCap(sc_at, 8), c.SchedContextCap(sc_at, 9), c.SchedControlCap(0), c.DomainCap(),
+        c.FrameCap(ut, 0, 3, False, 0, 0, 0), c.FrameCap(ut, 1, 3, False, 0, 0, 0),
+        c.FrameCap(0x20_0000, 0, 1, True, 0, 0, 0),
+        c.PageTableCap(0x10_1000, False, 0, 0), c.IRQControlCap(), c.IRQHandlerCap(3), c.IRQHandlerCap(4),
+        c.IOPortControlCap(), c.IOPortCap(0x60, 0x64), c.IOPortCap(0x60, 0x6F), c.IOPortCap(0x70, 0x7F),
+        c.ASIDControlCap(), c.ASIDPoolCap(0x10_2000, 0),
+    ]
+
+
+def test_spec_same_region_as_agrees_with_the_c_on_every_pair() -> None:
+    """spec.state.same_region_as, read concretely on the abstraction of two impl caps, is impl's
+    sameRegionAs (written from src/object/objecttype.c and x86 Arch_sameRegionAs) on every pair."""
+    from impl.caps import same_region_as as c_same_region_as  # noqa: PLC0415
+    from refinement.abstract import spec_cap  # noqa: PLC0415
+    from spec.state import same_region_as  # noqa: PLC0415
+
+    caps = _caps_of_every_kind()
+    differ = [(a, b) for a in caps for b in caps
+              if bool(same_region_as(spec_cap(a), spec_cap(b))) != c_same_region_as(a, b)]
+    assert differ == []
+    assert sum(c_same_region_as(a, b) for a in caps for b in caps) > len(caps)  # the pairs include related ones
