@@ -55,11 +55,12 @@ class IntReading:
         self.generalised = False  # whether some operation became an uninterpreted function
         self._memo: dict[int, Any] = {}  # source AST id -> its reading, a raw AST owned by _owned
         self._keep: list[z3.ExprRef] = []  # source terms whose ids key the memo
-        self._funs: dict[tuple[str, str], z3.FuncDeclRef] = {}
+        self._funs: dict[tuple[Any, ...], z3.FuncDeclRef] = {}
         self._ranged: set[int] = set()
-        self._names: dict[str, z3.SortRef] = {}
         self._c = self.ctx.ref()
-        self._int = z3.IntSort(self.ctx).ast
+        self._int_sort = z3.IntSort(self.ctx)  # held: the raw sort below lives as long as it
+        self._int = self._int_sort.ast
+        self._source: z3.Context | None = None  # the context of the terms read: ids are unique only within one
         self._owned = z3.AstVector(ctx=self.ctx)
         self._moduli: dict[int, Any] = {}
         self._zero = self._own(_mk_numeral(self._c, b"0", self._int))
@@ -68,6 +69,10 @@ class IntReading:
         """t read as an integer term (raises Untranslatable)."""
         # A walk on raw ASTs (proofs/rawz3.py), and the common operations made by Z3's C entry
         # points: through the Python wrappers, reading was a quarter of the runner's solving time.
+        if self._source is None:
+            self._source = t.ctx
+        elif t.ctx is not self._source:
+            raise Untranslatable("terms of two Z3 contexts")
         c = t.ctx.ref()
         self._keep.append(t)  # so the ids of its nodes stay theirs while the memo holds them
         memo = self._memo
@@ -133,7 +138,7 @@ class IntReading:
             m = self._modulus(c, x)
             d = own(_mk_sub(t, 2, (z3.Ast * 2)(a[0], a[1])))
             return own(_mk_ite(t, own(_mk_lt(t, d, self._zero)), own(_mk_add(t, 2, (z3.Ast * 2)(d, m))), d))
-        if k == z3.Z3_OP_SELECT:
+        if k == z3.Z3_OP_SELECT and n == 2:
             out = own(_mk_select(t, a[0], a[1]))
             if raw.sort_kind(c, raw.get_sort(c, x)) == z3.Z3_BV_SORT:
                 out = self._ranged_term(z3.z3._to_expr_ref(x, src), z3.z3._to_expr_ref(out, self.ctx)).as_ast()
@@ -150,7 +155,7 @@ class IntReading:
             return z3.BoolSort(self.ctx)
         if k in (z3.Z3_BV_SORT, z3.Z3_INT_SORT):
             return z3.IntSort(self.ctx)
-        if k == z3.Z3_ARRAY_SORT:
+        if k == z3.Z3_ARRAY_SORT and _array_arity(s.ctx_ref(), s.ast) == 1:
             return z3.ArraySort(self._sort(s.domain()), self._sort(s.range()))
         raise Untranslatable(f"the sort {s}")
 
@@ -162,15 +167,28 @@ class IntReading:
             self.ranges.append(z3.And(r >= 0, r < 2 ** x.sort().size()))
         return r
 
-    def _function(self, name: str, x: z3.ExprRef) -> z3.FuncDeclRef:
+    def _declared(self, x: z3.ExprRef) -> z3.FuncDeclRef:
+        """The reading's declaration for the constant or function x applies: one per declaration of
+        the query (not per name: two declarations may print alike), in the reading's sorts."""
         d = x.decl()
-        key = (name, str(x.sort()) + "".join(str(d.domain(j)) for j in range(d.arity())))
+        key = ("declared", d.get_id())
         f = self._funs.get(key)
         if f is None:
-            f = z3.Function(f"{name}#int{len(self._funs)}", *[self._sort(d.domain(j)) for j in range(d.arity())],
-                            self._sort(d.range()))
-            self._funs[key] = f
+            self._keep.append(d)  # so its id stays its own
+            sorts = [self._sort(d.domain(j)) for j in range(d.arity())] + [self._sort(d.range())]
+            f = self._funs[key] = z3.Function(f"{d.name()}#{len(self._funs)}", *sorts)
         return f
+
+    def _generalised(self, x: z3.ExprRef, a: list[z3.ExprRef]) -> z3.ExprRef:
+        """The operation of x as an uninterpreted function of its read operands: one per operation
+        kind, width and number of operands."""
+        self.generalised = True
+        key = ("generalised", x.decl().kind(), x.sort().size(), len(a))
+        f = self._funs.get(key)
+        if f is None:
+            f = self._funs[key] = z3.Function(f"{x.decl().name()}#{len(self._funs)}",
+                                              *[z3.IntSort(self.ctx)] * (len(a) + 1))
+        return self._ranged_term(x, f(*a))
 
     def _node(self, x: z3.ExprRef, a: list[Any]) -> z3.ExprRef:
         ctx = self.ctx
@@ -181,15 +199,14 @@ class IntReading:
         d = x.decl()
         k = d.kind()
         if k == z3.Z3_OP_UNINTERPRETED:
-            if not a:
-                if self._names.setdefault(d.name(), x.sort()) != x.sort():
-                    raise Untranslatable(f"two constants named {d.name()}")
-                return self._ranged_term(x, z3.Const(d.name(), self._sort(x.sort())))
-            return self._ranged_term(x, self._function(d.name(), x)(*a))
-        if k == z3.Z3_OP_SELECT:
+            f = self._declared(x)
+            return self._ranged_term(x, f(*a) if a else f())
+        if k == z3.Z3_OP_SELECT and len(a) == 2:
             return self._ranged_term(x, z3.Select(a[0], a[1]))
-        if k == z3.Z3_OP_STORE:
+        if k == z3.Z3_OP_STORE and len(a) == 3:
             return z3.Store(a[0], a[1], a[2])
+        if k in (z3.Z3_OP_SELECT, z3.Z3_OP_STORE):
+            raise Untranslatable("an array with more than one index")
         logical = _LOGICAL.get(k)
         if logical is not None:
             return logical(a, ctx)
@@ -242,8 +259,7 @@ class IntReading:
                 if c is not None and _low_mask(m - 1 - c):  # x & ~(2^k - 1) is x less x mod 2^k
                     return a[1 - j] - a[1 - j] % (m - c)
         if k in _GENERALISED:
-            self.generalised = True
-            return self._ranged_term(x, self._function(f"op_{d.name()}", x)(*a))
+            return self._generalised(x, a)
         raise Untranslatable(f"the operation {d.name()}")
 
 
@@ -280,6 +296,7 @@ _mk_numeral, _mk_not, _mk_ite, _mk_select = (raw.raw(_C.Z3_mk_numeral), raw.raw(
 _mk_add, _mk_sub = raw.raw(_C.Z3_mk_add), raw.raw(_C.Z3_mk_sub)
 _mk_ge, _mk_lt = raw.raw(_C.Z3_mk_ge), raw.raw(_C.Z3_mk_lt)
 _vector_push, _bv_size = raw.raw(_C.Z3_ast_vector_push), raw.raw(_C.Z3_get_bv_sort_size)
+_array_arity = raw.raw(_C.Z3_get_array_arity)
 _get_numeral_string = raw.raw(_C.Z3_get_numeral_string)  # bytes: what Z3_mk_numeral takes
 
 

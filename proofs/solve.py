@@ -427,14 +427,14 @@ class _IntQuery:
         reading = IntReading()
         try:
             return cls(reading, [reading.read(h) for _, h in query.hypotheses])
-        except Untranslatable:
+        except (Untranslatable, z3.Z3Exception):  # a reading that fails only costs the bit-blasting
             return None
 
     def proves(self, g: z3.BoolRef, deadline: float) -> bool:
         """Whether the hypotheses and not g are unsat in the reading, within INT_READING_S."""
         try:
             goal = self.reading.read(g)
-        except Untranslatable:
+        except (Untranslatable, z3.Z3Exception):
             return False
         s, ranges = self.solver, self.reading.ranges
         s.add(*ranges[self.ranged:])  # the range facts of words first met in g (true of every word)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import z3
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,7 +82,7 @@ def agrees(reading: IntReading, t: z3.ExprRef, env: dict[str, int]) -> bool:
     r = reading.read(t)
     w = (t if z3.is_bv(t) else t.arg(0)).sort().size()
     bv = z3.substitute(t, *[(z3.BitVec(n, w), z3.BitVecVal(env[n], w)) for n in "xyz"])
-    ints = [(z3.Int(n, reading.ctx), z3.IntVal(env[n], reading.ctx)) for n in "xyz"]
+    ints = [(reading.read(z3.BitVec(n, w)), z3.IntVal(env[n], reading.ctx)) for n in "xyz"]
     return _value(bv) == _value(z3.substitute(r, *ints))
 
 
@@ -150,3 +151,47 @@ def test_a_quantifier_is_not_read() -> None:
     except Untranslatable:
         return
     raise AssertionError("a quantifier was read")
+
+
+def _solved(hyps: list[z3.BoolRef], goal: z3.BoolRef) -> str:
+    ob = Obligation(name="t", about=(), property="p", kind="invariant", build=lambda: None, timeout_s=30)
+    return solve._safe_solve(ob, Query(hypotheses=[(f"h{i}", h) for i, h in enumerate(hyps)],
+                                       goal=[("goal", goal)])).status
+
+
+def _two_indices() -> bool:
+    x = z3.BitVec("x", 8)
+    a2 = z3.Array("a2", z3.BitVecSort(8), z3.BitVecSort(8), z3.BitVecSort(8))
+    return _proves([], a2[x, 0] == a2[x, 1])
+
+
+def _user_function_named_like_an_operation() -> bool:
+    x, y = z3.BitVecs("x y", 8)
+    user = z3.Function("op_bvand", z3.BitVecSort(8), z3.BitVecSort(8), z3.BitVecSort(8))
+    return _proves([], user(x, y) == (x & y))
+
+
+def _constants_that_print_alike() -> bool:
+    return _proves([], z3.BitVec(0, 8) == z3.BitVec("k!0", 8))  # an integer symbol prints as k!0
+
+
+def _terms_of_two_contexts() -> bool:
+    q = solve._IntQuery.of(Query(hypotheses=[("x < 5", z3.ULT(z3.BitVec("x", 8), 5))], goal=[]))
+    assert q is not None
+    return q.proves(z3.ULT(z3.BitVec("y", 8, z3.Context()), 5), deadline=float("inf"))
+
+
+@pytest.mark.parametrize("case", [_two_indices, _user_function_named_like_an_operation, _constants_that_print_alike,
+                                  _terms_of_two_contexts])
+def test_what_the_reading_must_not_conflate(case: Any) -> None:
+    """Each goal is false of words; the reading must not prove it (each was proved once; found in review)."""
+    assert not case()
+
+
+def test_an_n_ary_generalised_operation_falls_back_to_bit_blasting() -> None:
+    x, y, z = z3.BitVecs("x y z", 64)
+    ctx = z3.main_ctx()
+    vec = (z3.Ast * 3)(x.as_ast(), y.as_ast(), z.as_ast())
+    three = z3.BitVecRef(z3.z3core.Z3_mk_app(ctx.ref(), (x & y).decl().ast, 3, vec), ctx)  # one bvand of three
+    assert three.num_args() == 3
+    assert _solved([x == x], z3.ULE(three, x)) == "proved"
