@@ -15,7 +15,7 @@ from spec import abi, cdt
 from spec.decode import Lookup
 from spec.logic import And, Bool, Map, Not, Or, Word, align_up, band, cases, eq, ite, mask, ne, shl, shr, ule, wadd
 from spec.ops import RetypePlan, get_object_size
-from spec.state import (NULL, NULL_CAP, Cap, State, get_cap, is_cap_revocable, is_cnode, is_ep_or_ntfn, pair_fst,
+from spec.state import (ALL_RIGHTS, NULL, NULL_CAP, VMReadWrite, Cap, State, get_cap, is_cap_revocable, is_cnode, is_ep_or_ntfn, pair_fst,
                         pair_snd, set_cap, slot_of)
 
 # ------------------------------------------------------------------------------------------------
@@ -44,6 +44,28 @@ def _retype_plan_unaligned(s: State, ut: Word, obj_type: Word, user_bits: Word, 
     # The bug: no alignUp(..., objSize).
     base = wadd(uc.obj, shl(free_index, abi.seL4_MinUntypedBits))
     return RetypePlan(reset, free_index, obj_bits, base, slot_of(node, offset))
+
+
+def _default_cap_large_page_4m(obj_type: Word, obj: Word, user_bits: Word, device: Bool) -> Cap:
+    """default_cap that gives a new large page a frame cap of 4 MiB (ia32's size; x86_64's is 2 MiB)."""
+    t = obj_type
+    frame = lambda bits: Cap(abi.cap_frame_cap, obj, bits, VMReadWrite, device=device)  # noqa: E731
+    return cases(NULL_CAP,
+                 (eq(t, abi.seL4_UntypedObject), Cap(abi.cap_untyped_cap, obj, user_bits, device=device)),
+                 (eq(t, abi.seL4_TCBObject), Cap(abi.cap_thread_cap, obj)),
+                 (eq(t, abi.seL4_EndpointObject), Cap(abi.cap_endpoint_cap, obj, rights=ALL_RIGHTS)),
+                 (eq(t, abi.seL4_NotificationObject), Cap(abi.cap_notification_cap, obj, rights=3)),
+                 (eq(t, abi.seL4_CapTableObject), Cap(abi.cap_cnode_cap, obj, user_bits)),
+                 (eq(t, abi.seL4_SchedContextObject), Cap(abi.cap_sched_context_cap, obj, user_bits)),
+                 (eq(t, abi.seL4_ReplyObject), Cap(abi.cap_reply_cap, obj, rights=4)),
+                 (eq(t, abi.seL4_X86_4K), frame(abi.seL4_PageBits)),
+                 # The bug: 22 bits, seL4_LargePageBits on ia32, not x86_64's 21.
+                 (eq(t, abi.seL4_X86_LargePageObject), frame(22)),
+                 (eq(t, abi.seL4_X64_HugePageObject), frame(abi.seL4_HugePageBits)),
+                 (eq(t, abi.seL4_X86_PageTableObject), Cap(abi.cap_page_table_cap, obj)),
+                 (eq(t, abi.seL4_X86_PageDirectoryObject), Cap(abi.cap_page_directory_cap, obj)),
+                 (eq(t, abi.seL4_X86_PDPTObject), Cap(abi.cap_pdpt_cap, obj)),
+                 (eq(t, abi.seL4_X64_PML4Object), Cap(abi.cap_pml4_cap, obj)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -166,6 +188,12 @@ SPEC_MUTANTS: tuple[Mutant, ...] = (
         description="Untyped_Retype places objects at the free index without aligning them to their size",
         target="spec.ops:retype_plan", replacement=_retype_plan_unaligned,
         killers=("untyped_retype:pspace_aligned",)),
+    Mutant(
+        name="spec_retype_large_page_cap_4m",
+        description="Untyped_Retype gives a new large page a 4 MiB frame cap (ia32's size), a page size x86_64 "
+                    "does not have",
+        target="spec.ops:default_cap", replacement=_default_cap_large_page_4m,
+        killers=("untyped_retype:valid_caps",)),
     Mutant(
         name="spec_revoke_direct_children_only",
         description="Revoke deletes the children of the slot but leaves grandchildren whose parent is now empty",
