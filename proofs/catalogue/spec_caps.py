@@ -9,13 +9,14 @@ obligation builders, which call the spec through its modules at build time, see 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from proofs.mutants import Mutant, register_mutant
-from spec import abi, cdt
+from spec import abi, cdt, ops, state
 from spec.decode import Lookup
-from spec.logic import And, Bool, Map, Not, Or, Word, align_up, band, cases, eq, ite, mask, ne, shl, shr, ule, wadd
+from spec.logic import And, Bool, Map, Not, Or, Word, align_up, band, cases, eq, ite, mask, shl, shr, ule, wadd
 from spec.ops import RetypePlan, get_object_size
-from spec.state import (ALL_RIGHTS, NULL, NULL_CAP, VMReadWrite, Cap, State, get_cap, is_cap_revocable, is_cnode, is_ep_or_ntfn, pair_fst,
+from spec.state import (NULL, NULL_CAP, Cap, State, get_cap, is_cap_revocable, is_cnode, is_ep_or_ntfn, pair_fst,
                         pair_snd, set_cap, slot_of)
 
 # ------------------------------------------------------------------------------------------------
@@ -46,26 +47,14 @@ def _retype_plan_unaligned(s: State, ut: Word, obj_type: Word, user_bits: Word, 
     return RetypePlan(reset, free_index, obj_bits, base, slot_of(node, offset))
 
 
-def _default_cap_large_page_4m(obj_type: Word, obj: Word, user_bits: Word, device: Bool) -> Cap:
-    """default_cap that gives a new large page a frame cap of 4 MiB (ia32's size; x86_64's is 2 MiB)."""
-    t = obj_type
-    frame = lambda bits: Cap(abi.cap_frame_cap, obj, bits, VMReadWrite, device=device)  # noqa: E731
-    return cases(NULL_CAP,
-                 (eq(t, abi.seL4_UntypedObject), Cap(abi.cap_untyped_cap, obj, user_bits, device=device)),
-                 (eq(t, abi.seL4_TCBObject), Cap(abi.cap_thread_cap, obj)),
-                 (eq(t, abi.seL4_EndpointObject), Cap(abi.cap_endpoint_cap, obj, rights=ALL_RIGHTS)),
-                 (eq(t, abi.seL4_NotificationObject), Cap(abi.cap_notification_cap, obj, rights=3)),
-                 (eq(t, abi.seL4_CapTableObject), Cap(abi.cap_cnode_cap, obj, user_bits)),
-                 (eq(t, abi.seL4_SchedContextObject), Cap(abi.cap_sched_context_cap, obj, user_bits)),
-                 (eq(t, abi.seL4_ReplyObject), Cap(abi.cap_reply_cap, obj, rights=4)),
-                 (eq(t, abi.seL4_X86_4K), frame(abi.seL4_PageBits)),
-                 # The bug: 22 bits, seL4_LargePageBits on ia32, not x86_64's 21.
-                 (eq(t, abi.seL4_X86_LargePageObject), frame(22)),
-                 (eq(t, abi.seL4_X64_HugePageObject), frame(abi.seL4_HugePageBits)),
-                 (eq(t, abi.seL4_X86_PageTableObject), Cap(abi.cap_page_table_cap, obj)),
-                 (eq(t, abi.seL4_X86_PageDirectoryObject), Cap(abi.cap_page_directory_cap, obj)),
-                 (eq(t, abi.seL4_X86_PDPTObject), Cap(abi.cap_pdpt_cap, obj)),
-                 (eq(t, abi.seL4_X64_PML4Object), Cap(abi.cap_pml4_cap, obj)))
+def _large_page_cap_4m(default_cap: Callable[..., Cap]) -> Callable[..., Cap]:
+    """default_cap (passed in: a closure keeps the original when the mutation rebinds the name)
+    that gives a new large page a frame cap of 4 MiB (ia32's size; x86_64's is 2 MiB)."""
+    def mutant(obj_type: Word, obj: Word, user_bits: Word, device: Bool) -> Cap:
+        c = default_cap(obj_type, obj, user_bits, device)
+        # The bug: 22 bits, seL4_LargePageBits on ia32, not x86_64's 21.
+        return cases(c, (eq(obj_type, abi.seL4_X86_LargePageObject), dataclasses.replace(c, bits=22)))
+    return mutant
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,17 +126,15 @@ def _update_cap_data_rebadging(preserve: Bool, data: Word, c: Cap) -> tuple[Bool
     return refused, updated
 
 
-def _update_cap_data_unmasked_guard(preserve: Bool, data: Word, c: Cap) -> tuple[Bool, Cap]:
-    """update_cap_data_parts that stores a CNode's new guard without cutting it to the new guard size."""
-    guard_size = band(data, 0x3F)
-    guard = band(shr(data, 6), mask(58))
-    ep = is_ep_or_ntfn(c)
-    cnode = is_cnode(c)
-    refused = Or(And(ep, Or(preserve, ne(c.badge, 0))), And(cnode, Not(ule(wadd(guard_size, c.bits), 64))))
-    # The bug: the guard is not masked to guardSize bits (seL4: guard & MASK(guardSize)).
-    updated = dataclasses.replace(c, badge=cases(c.badge, (ep, data), (cnode, guard)),
-                                  guard_size=ite(cnode, guard_size, c.guard_size))
-    return refused, updated
+def _unmasked_guard(update_cap_data_parts: Callable[..., tuple[Bool, Cap]]) -> Callable[..., tuple[Bool, Cap]]:
+    """update_cap_data_parts (passed in, as above) that stores a CNode's new guard without cutting
+    it to the new guard size."""
+    def mutant(preserve: Bool, data: Word, c: Cap) -> tuple[Bool, Cap]:
+        refused, updated = update_cap_data_parts(preserve, data, c)
+        # The bug: the guard is not masked to guardSize bits (seL4: guard & MASK(guardSize)).
+        guard = band(shr(data, 6), mask(58))
+        return refused, dataclasses.replace(updated, badge=ite(is_cnode(c), guard, updated.badge))
+    return mutant
 
 
 def _resolve_address_bits_ignoring_guard(s: State, node_cap: Cap, cptr: int, n_bits: int) -> Lookup:
@@ -192,7 +179,7 @@ SPEC_MUTANTS: tuple[Mutant, ...] = (
         name="spec_retype_large_page_cap_4m",
         description="Untyped_Retype gives a new large page a 4 MiB frame cap (ia32's size), a page size x86_64 "
                     "does not have",
-        target="spec.ops:default_cap", replacement=_default_cap_large_page_4m,
+        target="spec.ops:default_cap", replacement=_large_page_cap_4m(ops.default_cap),
         killers=("untyped_retype:valid_caps",)),
     Mutant(
         name="spec_revoke_direct_children_only",
@@ -212,7 +199,7 @@ SPEC_MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         name="spec_mint_keeps_unmasked_guard",
         description="Mint gives a CNode cap a guard wider than its guard size (seL4 masks it to guardSize bits)",
-        target="spec.state:update_cap_data_parts", replacement=_update_cap_data_unmasked_guard,
+        target="spec.state:update_cap_data_parts", replacement=_unmasked_guard(state.update_cap_data_parts),
         killers=("cnode_mint:valid_caps",)),
     Mutant(
         name="spec_move_leaves_cdt_on_old_slot",
