@@ -14,6 +14,7 @@ import multiprocessing
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +24,50 @@ from proofs.cli import matches  # noqa: E402
 from proofs.obligation import Obligation, all_obligations, discover  # noqa: E402
 
 
-def _child(ob: Obligation, send: Any) -> None:
-    started = time.perf_counter()
+def _child(measure: Callable[[Obligation], Any], ob: Obligation, send: Any) -> None:
     try:
-        ob.build()
-        send.send(("ok", time.perf_counter() - started))
-    except Exception as exc:  # noqa: BLE001 - reported, not raised, so the other builds go on
+        send.send(("ok", measure(ob)))
+    except Exception as exc:  # noqa: BLE001 - reported, not raised, so the other obligations go on
         send.send(("error", f"{type(exc).__name__}: {exc}"))
     send.close()
 
 
-def build_seconds(ob: Obligation) -> float:
-    """Seconds to build ob's query in a forked child."""
+def in_child(measure: Callable[[Obligation], Any], ob: Obligation, tool: str) -> Any:
+    """measure(ob), run in a child forked for ob alone, as the runner runs each obligation."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(ob, send))
+    proc = ctx.Process(target=_child, args=(measure, ob, send))
     proc.start()
     send.close()
     try:
         kind, value = recv.recv()
     except EOFError:
-        kind, value = "error", "the build process died"
+        kind, value = "error", "the process died"
     proc.join()
     if kind != "ok":
-        sys.exit(f"bench_build: {ob.name}: {value}")
-    return float(value)
+        sys.exit(f"{tool}: {ob.name}: {value}")
+    return value
+
+
+def _build(ob: Obligation) -> float:
+    started = time.perf_counter()
+    ob.build()
+    return time.perf_counter() - started
+
+
+def build_seconds(ob: Obligation) -> float:
+    """Seconds to build ob's query in a forked child."""
+    return float(in_child(_build, ob, "bench_build"))
+
+
+def selected(only: list[str], tool: str) -> list[Obligation]:
+    """The obligations --only selects (all without it); exits 2 when none does."""
+    discover()
+    obs = [ob for ob in all_obligations() if not only or any(matches(ob.name, p) for p in only)]
+    if not obs:
+        print(f"{tool}: no obligation matches {only}", file=sys.stderr)
+        raise SystemExit(2)
+    return obs
 
 
 def main() -> int:
@@ -55,11 +75,7 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--top", type=int, default=10)
     args = ap.parse_args()
-    discover()
-    obs = [ob for ob in all_obligations() if not args.only or any(matches(ob.name, p) for p in args.only)]
-    if not obs:
-        print(f"bench_build: no obligation matches {args.only}", file=sys.stderr)
-        return 2
+    obs = selected(args.only, "bench_build")
     times = [(build_seconds(ob), ob.name) for ob in obs]
     by_op: dict[str, float] = defaultdict(float)
     for secs, name in times:
