@@ -191,9 +191,9 @@ class IntReading:
         return self._ranged_term(x, f(*a))
 
     def _node(self, x: z3.ExprRef, a: list[Any]) -> z3.ExprRef:
+        """The reading of an application _app leaves to the wrappers: truth values, constants and
+        functions, stores, integer arithmetic and the rarer word operations."""
         ctx = self.ctx
-        if z3.is_bv_value(x) or z3.is_int_value(x):
-            return z3.IntVal(x.as_long(), ctx)
         if z3.is_true(x) or z3.is_false(x):
             return z3.BoolVal(z3.is_true(x), ctx)
         d = x.decl()
@@ -201,41 +201,16 @@ class IntReading:
         if k == z3.Z3_OP_UNINTERPRETED:
             f = self._declared(x)
             return self._ranged_term(x, f(*a) if a else f())
-        if k == z3.Z3_OP_SELECT and len(a) == 2:
-            return self._ranged_term(x, z3.Select(a[0], a[1]))
         if k == z3.Z3_OP_STORE and len(a) == 3:
             return z3.Store(a[0], a[1], a[2])
         if k in (z3.Z3_OP_SELECT, z3.Z3_OP_STORE):
             raise Untranslatable("an array with more than one index")
-        logical = _LOGICAL.get(k)
-        if logical is not None:
-            return logical(a, ctx)
-        if x.sort().kind() == z3.Z3_INT_SORT or (a and all(z3.is_int(y) for y in a) and k in _INT_ARITH):
-            f = _INT_ARITH.get(k)
-            if f is None:
-                raise Untranslatable(f"the integer operation {d.name()}")
-            return f(a)
-        if not (x.sort().kind() == z3.Z3_BV_SORT or (x.num_args() and x.arg(0).sort().kind() == z3.Z3_BV_SORT)):
+        if x.sort().kind() == z3.Z3_INT_SORT and k in _INT_ARITH:
+            return _INT_ARITH[k](a)
+        if x.sort().kind() != z3.Z3_BV_SORT:
             raise Untranslatable(f"the operation {d.name()}")
-        w = (x if x.sort().kind() == z3.Z3_BV_SORT else x.arg(0)).sort().size()
+        w = x.sort().size()
         m = 2 ** w
-        if k == z3.Z3_OP_ULEQ:
-            return a[0] <= a[1]
-        if k == z3.Z3_OP_ULT:
-            return a[0] < a[1]
-        if k == z3.Z3_OP_UGEQ:
-            return a[0] >= a[1]
-        if k == z3.Z3_OP_UGT:
-            return a[0] > a[1]
-        if k == z3.Z3_OP_BADD:
-            s = a[0]
-            for y in a[1:]:
-                s = s + y
-                s = z3.If(s >= m, s - m, s)
-            return s
-        if k == z3.Z3_OP_BSUB:
-            diff = a[0] - a[1]
-            return z3.If(diff < 0, diff + m, diff)
         if k == z3.Z3_OP_BNEG:
             return z3.If(a[0] == 0, a[0], m - a[0])
         if k == z3.Z3_OP_BNOT:
@@ -263,23 +238,8 @@ class IntReading:
         raise Untranslatable(f"the operation {d.name()}")
 
 
-_LOGICAL: dict[int, Any] = {
-    z3.Z3_OP_AND: lambda a, ctx: z3.And(*a) if a else z3.BoolVal(True, ctx),
-    z3.Z3_OP_OR: lambda a, ctx: z3.Or(*a) if a else z3.BoolVal(False, ctx),
-    z3.Z3_OP_NOT: lambda a, ctx: z3.Not(a[0]),
-    z3.Z3_OP_IMPLIES: lambda a, ctx: z3.Implies(a[0], a[1]),
-    z3.Z3_OP_IFF: lambda a, ctx: a[0] == a[1],
-    z3.Z3_OP_XOR: lambda a, ctx: z3.Xor(a[0], a[1]),
-    z3.Z3_OP_EQ: lambda a, ctx: a[0] == a[1],
-    z3.Z3_OP_DISTINCT: lambda a, ctx: z3.Distinct(*a),
-    z3.Z3_OP_ITE: lambda a, ctx: z3.If(a[0], a[1], a[2]),
-}
-
+# Integer arithmetic the wrappers read (comparisons are in _BINARY).
 _INT_ARITH: dict[int, Any] = {
-    z3.Z3_OP_LE: lambda a: a[0] <= a[1],
-    z3.Z3_OP_LT: lambda a: a[0] < a[1],
-    z3.Z3_OP_GE: lambda a: a[0] >= a[1],
-    z3.Z3_OP_GT: lambda a: a[0] > a[1],
     z3.Z3_OP_ADD: lambda a: z3.Sum(a),
     z3.Z3_OP_SUB: lambda a: a[0] - a[1] if len(a) == 2 else a[0] - z3.Sum(a[1:]),
     z3.Z3_OP_UMINUS: lambda a: -a[0],
