@@ -288,21 +288,22 @@ def _solve_query(ob: Obligation, query: Query, started: float) -> Result:
     # Each goal conjunct is its own check: hypotheses and not-g unsatisfiable for every g is the
     # same as for the conjunction, and Z3 decides many small cases far faster than their
     # conjunction (measured: 48 case-split conjuncts in 2 s, their conjunction unknown after 120 s).
-    # A fresh solver per bit-blasted check: a solver used once may be in a mode slower for the next.
+    # A fresh solver and context per bit-blasted check (_proof_check): a solver used once may be in a
+    # mode slower for the next, and terms made in a context slow later checks there.
     # A case the integer reading proves is proved (proofs/intread.py); any other is bit-blasted,
     # which also gives the model of a refutation.
     reading = _IntQuery.of(query)
     for name, g in query.goal:
         if reading is not None and reading.proves(g, deadline):
             continue
-        s, r, why = _proof_check(query, g, deadline)
+        model, r, why = _proof_check(query, g, deadline)
         if r == z3.unknown:
             return done("unknown", reason=why if len(query.goal) == 1 else f"{why} (on {name})")
         if r == z3.sat:
             break
     else:
         return done("proved" if ob.bound is None else "proved-bounded")
-    model = s.model()
+    assert model is not None
     # Anything not evaluating to true (false, or left undecided under a quantifier) is reported.
     failing = [n for n, g in query.goal if not z3.is_true(model.eval(g, model_completion=True))]
     return done("refuted", counterexample=_decode(query, model), failing=failing)
@@ -379,29 +380,37 @@ def _constants(terms: Sequence[z3.ExprRef]) -> list[z3.ExprRef]:
 # For quantifier-free checks (arrays, bit-vectors): bit-blast after Ackermann reduction of the
 # array reads. Measured on the Untyped_Retype queries: cases the default solver leaves unknown at
 # 60 s are decided in under 20 s, and the rest 2-3 times faster.
-_QF = z3.Probe("is-qfaufbv")
+def _QF(goal: z3.Goal) -> float:
+    return z3.Probe("is-qfaufbv", goal.ctx)(goal)
 
 
-def _bit_blaster() -> z3.Solver:
-    return z3.Then("simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "ackermannize_bv", "qfbv").solver()
+def _bit_blaster(ctx: z3.Context) -> z3.Solver:
+    return z3.Then(*[z3.Tactic(t, ctx) for t in ("simplify", "propagate-values", "solve-eqs", "elim-uncnstr",
+                                                 "ackermannize_bv", "qfbv")]).solver()
 
 
-def _proof_check(query: Query, g: z3.BoolRef, deadline: float) -> tuple[z3.Solver, z3.CheckSatResult, str | None]:
-    """Hypotheses and not g: by bit-blasting when quantifier-free, else (or if that gives up) by Z3's default solver."""
-    goal = z3.Goal()
+def _proof_check(query: Query, g: z3.BoolRef, deadline: float
+                 ) -> tuple[z3.ModelRef | None, z3.CheckSatResult, str | None]:
+    """Hypotheses and not g: by bit-blasting when quantifier-free, else (or if that gives up) by
+    Z3's default solver; (the model in g's context when sat, the answer, why when unknown)."""
+    # In a context of its own, as the witness check: terms and models made in the query's context
+    # slow the checks after them (measured: window_fits' last case 4.6 s after its six others,
+    # 2.6 s on its own).
+    ctx = z3.Context()
+    goal = z3.Goal(ctx=ctx)
     for _, h in query.hypotheses:
-        goal.add(h)
-    goal.add(z3.Not(g))
+        goal.add(h.translate(ctx))
+    goal.add(z3.Not(g).translate(ctx))
+    s = None
     if _QF(goal) == 1.0:
-        s = _bit_blaster()
+        s = _bit_blaster(ctx)
         s.add(goal.as_expr())
         r, why = _check(s, deadline)
-        if r != z3.unknown or why in ("timeout", "canceled"):
-            return s, r, why
-    s = z3.Solver()
-    s.add(goal.as_expr())
-    r, why = _check(s, deadline)
-    return s, r, why
+    if s is None or (r == z3.unknown and why not in ("timeout", "canceled")):
+        s = z3.Solver(ctx=ctx)
+        s.add(goal.as_expr())
+        r, why = _check(s, deadline)
+    return (s.model().translate(g.ctx) if r == z3.sat else None), r, why
 
 
 # The most one goal case may spend in the integer reading before it is bit-blasted instead.
